@@ -1,0 +1,206 @@
+"""The ten IP Insights hyperparameters, declared once.
+
+Names, defaults and valid ranges are exactly those of the reference algorithm. The CLI help, the
+docs table and the validation are all generated from the field metadata below.
+
+Example:
+    >>> hp = HyperParameters(num_entity_vectors=20000, vector_dim=128)
+    >>> hp.epochs
+    10
+    >>> HyperParameters.from_mapping({"num_entity_vectors": "20000", "vector_dim": "128",
+    ...                               "learning_rate": "1e-3"}).learning_rate
+    0.001
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ipinsights.errors import ConfigError
+
+__all__ = ["MAX_NEGATIVES", "HyperParameters"]
+
+#: The reference's rule: 1 <= random_negative_sampling_rate + shuffled_negative_sampling_rate <= 500.
+MAX_NEGATIVES = 500
+
+
+def _hp(kind: type, low: float, high: float | None, help: str, default: Any = dataclasses.MISSING):
+    """A hyperparameter field: its type, inclusive valid range (``high=None``: unbounded) and help."""
+    meta = {"kind": kind, "low": low, "high": high, "help": help}
+    if default is dataclasses.MISSING:
+        return field(metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HyperParameters:
+    """IP Insights hyperparameters (reference names, defaults and ranges).
+
+    Args:
+        num_entity_vectors: Rows of the hashed entity table (about 2x the distinct entities).
+        vector_dim: Size of the entity and IP vectors.
+        batch_metrics_publish_interval: Print batch metrics every this many batches.
+        epochs: Passes over the training data.
+        learning_rate: Adam step size.
+        mini_batch_size: Observed pairs per batch.
+        num_ip_encoder_layers: Fully connected layers at the end of the IP encoder.
+        random_negative_sampling_rate: R, negatives per pair with a uniformly random IP.
+        shuffled_negative_sampling_rate: S, negatives per pair shuffled inside the batch.
+        weight_decay: L2 penalty coefficient (coupled, as ``torch.optim.Adam``).
+
+    Raises:
+        ConfigError: A value is outside its range, has the wrong type, or R + S is outside
+            [1, 500].
+
+    Example:
+        >>> HyperParameters(num_entity_vectors=10, vector_dim=5000)
+        Traceback (most recent call last):
+        ...
+        ipinsights.errors.ConfigError: vector_dim must be an integer in [4, 4096], got vector_dim=5000
+    """
+
+    num_entity_vectors: int = _hp(int, 1, 250_000_000, "rows of the hashed entity table (required; about 2x the distinct entities)")
+    vector_dim: int = _hp(int, 4, 4096, "size of the entity and IP vectors (required; 128 recommended)")
+    batch_metrics_publish_interval: int = _hp(int, 1, None, "print batch metrics every N batches", 1000)
+    epochs: int = _hp(int, 1, None, "passes over the training data", 10)
+    learning_rate: float = _hp(float, 1e-6, 10.0, "Adam step size", 0.001)
+    mini_batch_size: int = _hp(int, 1, 500_000, "observed pairs per mini-batch", 10000)
+    num_ip_encoder_layers: int = _hp(int, 0, 100, "fully connected layers at the end of the IP encoder", 1)
+    random_negative_sampling_rate: int = _hp(int, 0, 500, "R: negatives per pair with a uniformly random IP", 1)
+    shuffled_negative_sampling_rate: int = _hp(int, 0, 500, "S: negatives per pair shuffled inside the mini-batch", 1)
+    weight_decay: float = _hp(float, 0.0, 10.0, "L2 penalty coefficient (coupled, as torch.optim.Adam)", 0.00001)
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check_range(f, getattr(self, f.name))
+        total = self.random_negative_sampling_rate + self.shuffled_negative_sampling_rate
+        if not 1 <= total <= MAX_NEGATIVES:
+            raise ConfigError(
+                "random_negative_sampling_rate + shuffled_negative_sampling_rate must be in "
+                f"[1, {MAX_NEGATIVES}], got {self.random_negative_sampling_rate} + "
+                f"{self.shuffled_negative_sampling_rate} = {total}"
+            )
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> HyperParameters:
+        """Build from a name-to-value map, such as SageMaker's ``hyperparameters.json``.
+
+        Values may be Python numbers or their string forms (``"128"``, ``"1e-3"``, ``"5.0"``).
+
+        Args:
+            values: Hyperparameter names to values. Must include the required ones.
+
+        Returns:
+            The validated hyperparameters.
+
+        Raises:
+            ConfigError: An unknown name (with the closest valid name), a missing required
+                name, or a value that cannot be converted or is out of range.
+
+        Example:
+            >>> HyperParameters.from_mapping({"num_entity_vectors": "100", "vector_dim": "8",
+            ...                               "epochs": "2"}).epochs
+            2
+        """
+        names = cls.names()
+        unknown = [k for k in values if k not in names]
+        if unknown:
+            name = unknown[0]
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; valid names: {', '.join(names)}"
+            raise ConfigError(f"unknown hyperparameter {name!r}{hint}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        converted = {k: _convert(fields[k], v) for k, v in values.items()}
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in converted and not _has_default(f)]
+        if missing:
+            raise ConfigError(
+                f"missing required hyperparameter(s): {', '.join(missing)} "
+                f"(set them, e.g. --hp {missing[0]}=...)"
+            )
+        return cls(**converted)
+
+    @classmethod
+    def names(cls) -> list[str]:
+        """The hyperparameter names, in declaration order."""
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def describe(cls) -> list[dict[str, Any]]:
+        """One dict per hyperparameter: name, required, default, kind, low, high, help.
+
+        Used to generate the CLI help and the docs table.
+        """
+        rows = []
+        for f in dataclasses.fields(cls):
+            rows.append(
+                {
+                    "name": f.name,
+                    "required": not _has_default(f),
+                    "default": None if not _has_default(f) else f.default,
+                    "kind": f.metadata["kind"].__name__,
+                    "low": f.metadata["low"],
+                    "high": f.metadata["high"],
+                    "help": f.metadata["help"],
+                }
+            )
+        return rows
+
+    def to_dict(self) -> dict[str, int | float]:
+        """The hyperparameters as a plain dict (JSON-serialisable)."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> HyperParameters:
+        """A copy with some values changed (validated), as ``dataclasses.replace``."""
+        return dataclasses.replace(self, **changes)
+
+
+def _has_default(f: dataclasses.Field) -> bool:
+    return f.default is not dataclasses.MISSING
+
+
+def _rule(f: dataclasses.Field) -> str:
+    kind = "an integer" if f.metadata["kind"] is int else "a number"
+    low, high = f.metadata["low"], f.metadata["high"]
+    if high is None:
+        return f"{kind} >= {low:g}"
+    return f"{kind} in [{low:g}, {high:g}]"
+
+
+def _check_range(f: dataclasses.Field, value: Any) -> None:
+    kind = f.metadata["kind"]
+    ok_type = (
+        isinstance(value, int) and not isinstance(value, bool)
+        if kind is int
+        else isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    )
+    low, high = f.metadata["low"], f.metadata["high"]
+    if not ok_type or value < low or (high is not None and value > high):
+        raise ConfigError(f"{f.name} must be {_rule(f)}, got {f.name}={value!r}")
+
+
+def _convert(f: dataclasses.Field, value: Any) -> Any:
+    """Convert a (possibly string) value to the field's type without silently truncating."""
+    kind = f.metadata["kind"]
+    if isinstance(value, bool):
+        raise ConfigError(f"{f.name} must be {_rule(f)}, got {f.name}={value!r}")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            raise ConfigError(f"{f.name} must be {_rule(f)}, got {f.name}={value!r}") from None
+        value = number
+    if kind is int:
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ConfigError(f"{f.name} must be {_rule(f)}, got {f.name}={value!r}")
+            value = int(value)
+        return value
+    if isinstance(value, int):
+        return float(value)
+    return value
