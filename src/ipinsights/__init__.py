@@ -2,6 +2,7 @@
 
 from ipinsights.config import HyperParameters
 from ipinsights.errors import ArtifactError, ConfigError, DataError, DeviceError, IPInsightsError
+from ipinsights.estimator import IPInsights, Scores
 
 __version__ = "0.1.0"
 
@@ -11,6 +12,8 @@ __all__ = [
     "DataError",
     "DeviceError",
     "HyperParameters",
+    "IPInsights",
     "IPInsightsError",
+    "Scores",
     "__version__",
 ]

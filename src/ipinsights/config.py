@@ -64,16 +64,24 @@ class HyperParameters:
         ipinsights.errors.ConfigError: vector_dim must be an integer in [4, 4096], got vector_dim=5000
     """
 
-    num_entity_vectors: int = _hp(int, 1, 250_000_000, "rows of the hashed entity table (required; about 2x the distinct entities)")
+    num_entity_vectors: int = _hp(
+        int, 1, 250_000_000, "rows of the hashed entity table (required; about 2x the distinct entities)"
+    )
     vector_dim: int = _hp(int, 4, 4096, "size of the entity and IP vectors (required; 128 recommended)")
     batch_metrics_publish_interval: int = _hp(int, 1, None, "print batch metrics every N batches", 1000)
     epochs: int = _hp(int, 1, None, "passes over the training data", 10)
     learning_rate: float = _hp(float, 1e-6, 10.0, "Adam step size", 0.001)
     mini_batch_size: int = _hp(int, 1, 500_000, "observed pairs per mini-batch", 10000)
     num_ip_encoder_layers: int = _hp(int, 0, 100, "fully connected layers at the end of the IP encoder", 1)
-    random_negative_sampling_rate: int = _hp(int, 0, 500, "R: negatives per pair with a uniformly random IP", 1)
-    shuffled_negative_sampling_rate: int = _hp(int, 0, 500, "S: negatives per pair shuffled inside the mini-batch", 1)
-    weight_decay: float = _hp(float, 0.0, 10.0, "L2 penalty coefficient (coupled, as torch.optim.Adam)", 0.00001)
+    random_negative_sampling_rate: int = _hp(
+        int, 0, 500, "R: negatives per pair with a uniformly random IP", 1
+    )
+    shuffled_negative_sampling_rate: int = _hp(
+        int, 0, 500, "S: negatives per pair shuffled inside the mini-batch", 1
+    )
+    weight_decay: float = _hp(
+        float, 0.0, 10.0, "L2 penalty coefficient (coupled, as torch.optim.Adam)", 0.00001
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

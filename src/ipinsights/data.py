@@ -1,0 +1,607 @@
+"""Reading `entity,ip` rows: vectorised CSV splitting, IP parsing and entity hashing.
+
+Everything on the hot path works on whole NumPy arrays of byte offsets into the input buffer;
+there is no per-row Python loop except for the rare rows that need one (IPv6 text, non-ASCII
+entities), and those are handled once per *distinct* value.
+
+**IP representation.** Every address is two int64 words ``(hi, lo)`` of its 128-bit IPv6 form;
+IPv4 ``a.b.c.d`` is stored as the IPv4-mapped address ``::ffff:a.b.c.d`` (RFC 4291 §2.5.5.2),
+so ``hi == 0`` and ``lo == 0xFFFF_0000_0000 | ipv4``.
+
+**Entity hash.** 64-bit FNV-1a over the entity's UTF-8 bytes (after stripping surrounding
+whitespace); the table row is ``hash % num_entity_vectors``. FNV-1a is fixed by its published
+offset basis and prime, so the row of an entity is the same in every process, on every machine
+and in every version (Python's ``hash()`` is salted per process and would not be).
+"""
+
+from __future__ import annotations
+
+import gzip
+import ipaddress
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+import numpy as np
+
+from ipinsights.errors import DataError
+
+__all__ = [
+    "FNV_OFFSET",
+    "FNV_PRIME",
+    "IPV4_MAPPED",
+    "BadRow",
+    "Pairs",
+    "ParsedRows",
+    "ReadReport",
+    "entity_rows",
+    "format_ips",
+    "hash_entities",
+    "is_ipv4",
+    "pairs_from_columns",
+    "parse_csv_bytes",
+    "parse_ips",
+    "read_pairs",
+]
+
+FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+FNV_PRIME = np.uint64(0x100000001B3)
+IPV4_MAPPED = 0xFFFF_0000_0000
+
+#: Reasons a row is rejected, indexed by ``ParsedRows.error``; 0 means the row is good.
+REASONS = (
+    "",
+    "expected 2 columns (entity,ip), got {columns}",
+    "empty entity",
+    "{ip!r} is not an IP address",
+    "not valid UTF-8",
+)
+OK, BAD_COLUMNS, EMPTY_ENTITY, BAD_IP, BAD_UTF8 = range(5)
+
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[ord(" "), ord("\t"), ord("\r"), ord("\v"), ord("\f")]] = True
+_MAX_IPV4_TEXT = 15  # "255.255.255.255"
+_MAX_IP_TEXT = 45  # longest IPv6 text form (IPv4-mapped with full groups)
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """One rejected input row: where it is and why."""
+
+    source: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source} line {self.line}: {self.reason}"
+
+
+@dataclass
+class ParsedRows:
+    """The rows of one buffer, good and bad, in input order.
+
+    Attributes:
+        line: 1-based line number of each non-blank row, (n,) int64.
+        entity_hash: FNV-1a 64 of the entity, (n,) uint64 (undefined where ``error != 0``).
+        ip_hi, ip_lo: the address as two int64 words, (n,) each (undefined where ``error != 0``).
+        error: 0 for a good row, else an index into ``REASONS``, (n,) int8.
+        detail: the text that went into each bad row's reason, by row index.
+        entity_text: with ``keep_text=True``, each row's entity as ``str`` (else ``None``).
+        ip_text: with ``keep_text=True``, each row's IP field as ``str`` (else ``None``).
+    """
+
+    line: np.ndarray
+    entity_hash: np.ndarray
+    ip_hi: np.ndarray
+    ip_lo: np.ndarray
+    error: np.ndarray
+    detail: dict[int, dict[str, object]] = field(default_factory=dict)
+    entity_text: list[str] | None = None
+    ip_text: list[str] | None = None
+
+    def reason(self, i: int) -> str:
+        """The human-readable reason row ``i`` was rejected ("" for a good row)."""
+        return REASONS[int(self.error[i])].format(**self.detail.get(i, {}))
+
+
+@dataclass
+class Pairs:
+    """Good `(entity, ip)` rows ready for training or scoring.
+
+    Attributes:
+        entity_hash: (n,) uint64 FNV-1a hashes of the entities.
+        ip_hi, ip_lo: (n,) int64 words of each address (IPv4 mapped into IPv6).
+        report: what was read and what was skipped.
+    """
+
+    entity_hash: np.ndarray
+    ip_hi: np.ndarray
+    ip_lo: np.ndarray
+    report: ReadReport
+
+    def __len__(self) -> int:
+        return len(self.entity_hash)
+
+
+@dataclass
+class ReadReport:
+    """Summary of a read: counts, and the first few bad rows with file, line and reason."""
+
+    source: str
+    num_rows: int = 0
+    num_bad_rows: int = 0
+    num_distinct_entities: int = 0
+    num_ipv6_rows: int = 0
+    num_files: int = 0
+    first_bad_rows: list[BadRow] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "rows": self.num_rows,
+            "bad_rows": self.num_bad_rows,
+            "distinct_entities": self.num_distinct_entities,
+            "ipv6_rows": self.num_ipv6_rows,
+            "files": self.num_files,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Hashing
+
+
+def _fnv1a(buf: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """FNV-1a 64 of each byte run ``buf[start[i]:stop[i]]``, vectorised over runs.
+
+    Iterates over byte *positions*, shrinking to the runs still longer than the position, so the
+    total work is the number of bytes hashed.
+    """
+    h = np.full(len(start), FNV_OFFSET, dtype=np.uint64)
+    rows = np.arange(len(start))
+    pos = start.astype(np.int64, copy=True)
+    stop = stop.astype(np.int64, copy=False)
+    with np.errstate(over="ignore"):
+        while len(rows):
+            alive = pos < stop[rows]
+            if not alive.all():
+                rows, pos = rows[alive], pos[alive]
+                if not len(rows):
+                    break
+            h[rows] = (h[rows] ^ buf[pos].astype(np.uint64)) * FNV_PRIME
+            pos += 1
+    return h
+
+
+def entity_rows(entity_hash: np.ndarray, num_entity_vectors: int) -> np.ndarray:
+    """Table row of each entity hash: ``hash % num_entity_vectors``, as int64.
+
+    Example:
+        >>> entity_rows(hash_entities(["a"]), 1000).tolist()
+        [996]
+    """
+    return (np.asarray(entity_hash, dtype=np.uint64) % np.uint64(num_entity_vectors)).astype(np.int64)
+
+
+def _concat(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """UTF-8 encode and concatenate strings; returns (buffer, start, stop) offsets."""
+    encoded = [s.encode("utf-8") for s in strings]
+    lengths = np.fromiter((len(b) for b in encoded), dtype=np.int64, count=len(encoded))
+    stop = np.cumsum(lengths)
+    start = stop - lengths
+    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    return buf, start, stop
+
+
+def hash_entities(entities: Iterable[str]) -> np.ndarray:
+    """Stable 64-bit FNV-1a hashes of entity strings (surrounding whitespace ignored).
+
+    Args:
+        entities: Entity names.
+
+    Returns:
+        (n,) uint64 array; the table row of an entity is ``hash % num_entity_vectors``.
+
+    Example:
+        >>> hex(int(hash_entities(["a"])[0]))
+        '0xaf63dc4c8601ec8c'
+    """
+    strings = [str(e).strip() for e in entities]
+    buf, start, stop = _concat(strings)
+    return _fnv1a(buf, start, stop)
+
+
+# ---------------------------------------------------------------------------------------------
+# IP parsing
+
+
+def _parse_ipv4_runs(buf: np.ndarray, start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Parse dotted-decimal IPv4 in byte runs; returns (ok mask, uint32-in-int64 values).
+
+    A valid run is four groups of 1-3 digits separated by dots, each <= 255, without leading
+    zeros (``010`` is octal in some tools and decimal in others, so it is refused). Instead of
+    scanning characters, it locates each run's three dots through the sorted positions of all
+    dots in the buffer and checks character classes with prefix sums: about 30 vector passes
+    over the rows, whatever their length.
+    """
+    n = len(start)
+    ok = (stop - start >= 7) & (stop - start <= _MAX_IPV4_TEXT)
+    value = np.zeros(n, dtype=np.int64)
+    if not len(buf) or not n:
+        return ok & False, value
+    is_dot = buf == ord(".")
+    is_other = ~is_dot & ((buf - np.uint8(ord("0"))) >= 10)
+    cum_other = np.concatenate(([0], np.cumsum(is_other, dtype=np.int64)))
+    cum_dot = np.concatenate(([0], np.cumsum(is_dot, dtype=np.int64)))
+    ok &= cum_other[stop] == cum_other[start]
+    ok &= cum_dot[stop] - cum_dot[start] == 3
+    dots = np.flatnonzero(is_dot)
+    if len(dots) < 3:
+        return ok & False, value
+    k = np.minimum(np.searchsorted(dots, start), len(dots) - 3)
+    bounds = [start, dots[k], dots[k + 1], dots[k + 2], stop]
+    last = len(buf) - 1
+    for i in range(4):
+        fs = bounds[i] + (i > 0)
+        fe = bounds[i + 1]
+        flen = fe - fs
+        ok &= (flen >= 1) & (flen <= 3)
+        c0 = buf[np.minimum(fs, last)].astype(np.int64) - ord("0")
+        c1 = buf[np.minimum(fs + 1, last)].astype(np.int64) - ord("0")
+        c2 = buf[np.minimum(fs + 2, last)].astype(np.int64) - ord("0")
+        ok &= ~((flen > 1) & (c0 == 0))
+        octet = np.where(flen == 1, c0, np.where(flen == 2, c0 * 10 + c1, c0 * 100 + c1 * 10 + c2))
+        ok &= (octet >= 0) & (octet <= 255)
+        value = (value << 8) | np.where(ok, octet, 0)
+    return ok, value
+
+
+def _parse_ip_texts(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse distinct IP strings with :mod:`ipaddress` (used for IPv6 and odd forms only)."""
+    ok = np.zeros(len(texts), dtype=bool)
+    hi = np.zeros(len(texts), dtype=np.int64)
+    lo = np.zeros(len(texts), dtype=np.int64)
+    for i, text in enumerate(texts):
+        try:
+            addr = ipaddress.ip_address(text)
+        except ValueError:
+            continue
+        value = IPV4_MAPPED | int(addr) if addr.version == 4 else int(addr)
+        ok[i] = True
+        hi[i] = np.uint64(value >> 64).astype(np.int64)
+        lo[i] = np.uint64(value & 0xFFFF_FFFF_FFFF_FFFF).astype(np.int64)
+    return ok, hi, lo
+
+
+def _parse_ip_runs(
+    buf: np.ndarray, start: np.ndarray, stop: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse IP text in byte runs; returns (ok, hi, lo). IPv4 is vectorised, IPv6 per distinct text."""
+    n = len(start)
+    hi = np.zeros(n, dtype=np.int64)
+    lo = np.zeros(n, dtype=np.int64)
+    ok4, v4 = _parse_ipv4_runs(buf, start, stop)
+    lo[ok4] = IPV4_MAPPED | v4[ok4]
+    ok = ok4.copy()
+    rest = np.flatnonzero(~ok4 & (stop - start > 0) & (stop - start <= _MAX_IP_TEXT))
+    if len(rest):
+        raw = buf.tobytes()
+        texts = [raw[start[i] : stop[i]] for i in rest]
+        distinct, inverse = np.unique(np.array(texts, dtype=object).astype(bytes), return_inverse=True)
+        decoded = [t.decode("ascii", "replace") for t in distinct]
+        ok6, hi6, lo6 = _parse_ip_texts(decoded)
+        ok[rest], hi[rest], lo[rest] = ok6[inverse], hi6[inverse], lo6[inverse]
+    return ok, hi, lo
+
+
+def parse_ips(ips: Iterable[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse IP address strings (IPv4 dotted decimal or any IPv6 text form).
+
+    Args:
+        ips: Address strings; surrounding whitespace is ignored.
+
+    Returns:
+        ``(ok, hi, lo)``: (n,) bool validity and the two int64 words of each address.
+
+    Example:
+        >>> ok, hi, lo = parse_ips(["1.2.3.4", "2001:db8::1", "300.1.1.1"])
+        >>> ok.tolist()
+        [True, True, False]
+    """
+    strings = [str(s).strip() for s in ips]
+    buf, start, stop = _concat(strings)
+    return _parse_ip_runs(buf, start, stop)
+
+
+def format_ips(hi: np.ndarray, lo: np.ndarray) -> list[str]:
+    """Text form of addresses given as (hi, lo) words; IPv4-mapped ones print as IPv4."""
+    out = []
+    for h, lw in zip(hi.astype(np.uint64).tolist(), lo.astype(np.uint64).tolist(), strict=True):
+        value = (h << 64) | lw
+        if h == 0 and (lw >> 32) == 0xFFFF:
+            out.append(str(ipaddress.IPv4Address(lw & 0xFFFF_FFFF)))
+        else:
+            out.append(str(ipaddress.IPv6Address(value)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV
+
+
+def _strip(buf: np.ndarray, start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Move run bounds past surrounding whitespace (vectorised; loops once per extra space)."""
+    start, stop = start.copy(), stop.copy()
+    if not len(buf):
+        return start, stop
+    while True:
+        move = (start < stop) & _SPACE[buf[np.minimum(start, len(buf) - 1)]]
+        if not move.any():
+            break
+        start += move
+    while True:
+        move = (stop > start) & _SPACE[buf[np.maximum(stop - 1, 0)]]
+        if not move.any():
+            break
+        stop -= move
+    return start, stop
+
+
+def parse_csv_bytes(data: bytes, *, keep_text: bool = False) -> ParsedRows:
+    """Split headerless ``entity,ip`` CSV into rows, parse and hash them, flag bad rows.
+
+    Lines that are empty or only whitespace are ignored (not counted as rows). Quoting is not
+    interpreted: an entity may not contain a comma.
+
+    Args:
+        data: The whole input (already decompressed).
+        keep_text: Also return each row's entity and IP text (needed to echo them back).
+
+    Returns:
+        The rows in input order with their line numbers and, for bad rows, the reason.
+
+    Example:
+        >>> rows = parse_csv_bytes(b"alice, 10.0.0.1\\nbob,10.0.0.300\\n")
+        >>> rows.error.tolist(), rows.reason(1)
+        ([0, 3], "'10.0.0.300' is not an IP address")
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == ord("\n"))
+    line_start = np.concatenate(([0], newlines + 1)).astype(np.int64)
+    line_stop = np.concatenate((newlines, [len(buf)])).astype(np.int64)
+    line_start, line_stop = _strip(buf, line_start, line_stop)
+    nonblank = np.flatnonzero(line_stop > line_start)
+    line_no = nonblank + 1
+    line_start, line_stop = line_start[nonblank], line_stop[nonblank]
+    n = len(nonblank)
+
+    commas = np.flatnonzero(buf == ord(","))
+    # The row each comma is in; commas on blank lines cannot exist (a comma is not whitespace).
+    comma_row = np.searchsorted(line_start, commas, side="right") - 1
+    num_commas = np.bincount(comma_row, minlength=n)[:n] if n else np.zeros(0, dtype=np.int64)
+    first_comma = np.full(n, -1, dtype=np.int64)
+    if len(commas):
+        # The first comma of each row: commas are sorted, so the first occurrence per row.
+        rows_with, first_idx = np.unique(comma_row, return_index=True)
+        first_comma[rows_with] = commas[first_idx]
+
+    error = np.zeros(n, dtype=np.int8)
+    detail: dict[int, dict[str, object]] = {}
+    bad_cols = num_commas != 1
+    error[bad_cols] = BAD_COLUMNS
+    for i in np.flatnonzero(bad_cols)[:1000]:
+        detail[int(i)] = {"columns": int(num_commas[i]) + 1}
+
+    comma = np.where(bad_cols, line_start, first_comma)
+    ent_start, ent_stop = _strip(buf, line_start, comma)
+    ip_start, ip_stop = _strip(buf, np.minimum(comma + 1, line_stop), line_stop)
+    ent_start, ent_stop = np.where(bad_cols, 0, ent_start), np.where(bad_cols, 0, ent_stop)
+    ip_start, ip_stop = np.where(bad_cols, 0, ip_start), np.where(bad_cols, 0, ip_stop)
+
+    good = ~bad_cols
+    # UTF-8: only rows with a byte >= 0x80 need checking; they are decoded one by one.
+    if len(buf) and (buf >= 0x80).any():
+        high = np.flatnonzero(buf >= 0x80)
+        high_rows = np.unique(np.searchsorted(line_start, high, side="right") - 1)
+        raw = buf.tobytes()
+        for i in high_rows:
+            if i < 0 or i >= n:
+                continue
+            try:
+                raw[line_start[i] : line_stop[i]].decode("utf-8")
+            except UnicodeDecodeError:
+                if error[i] == OK:
+                    error[i] = BAD_UTF8
+                good[i] = False
+    empty = good & (ent_stop <= ent_start)
+    error[empty] = EMPTY_ENTITY
+    good &= ~empty
+
+    entity_hash = np.zeros(n, dtype=np.uint64)
+    ip_hi = np.zeros(n, dtype=np.int64)
+    ip_lo = np.zeros(n, dtype=np.int64)
+    g = np.flatnonzero(good)
+    entity_hash[g] = _fnv1a(buf, ent_start[g], ent_stop[g])
+    ok, hi, lo = _parse_ip_runs(buf, ip_start[g], ip_stop[g])
+    ip_hi[g], ip_lo[g] = hi, lo
+    bad_ip = g[~ok]
+    error[bad_ip] = BAD_IP
+    raw_bytes = buf.tobytes() if len(bad_ip) or keep_text else b""
+    for i in bad_ip[:1000]:
+        text = raw_bytes[ip_start[i] : ip_stop[i]].decode("utf-8", "replace")
+        detail[int(i)] = {"ip": text[:60]}
+
+    rows = ParsedRows(line_no, entity_hash, ip_hi, ip_lo, error, detail)
+    if keep_text:
+        rows.entity_text = [
+            raw_bytes[s:e].decode("utf-8", "replace")
+            for s, e in zip(ent_start.tolist(), ent_stop.tolist(), strict=True)
+        ]
+        rows.ip_text = [
+            raw_bytes[s:e].decode("utf-8", "replace")
+            for s, e in zip(ip_start.tolist(), ip_stop.tolist(), strict=True)
+        ]
+    return rows
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+            fh.seek(0)
+            if head == b"\x1f\x8b":
+                with gzip.open(fh) as gz:
+                    return gz.read()
+            return fh.read()
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from None
+
+
+def _channel_files(source: Path) -> list[Path]:
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise DataError(
+                f"{source}: the directory holds no files (expected headerless entity,ip CSV files)"
+            )
+        return files
+    if not source.exists():
+        raise DataError(f"{source}: no such file or directory")
+    return [source]
+
+
+def read_pairs(
+    source: str | os.PathLike[str] | BinaryIO,
+    *,
+    max_bad_fraction: float = 0.01,
+    warn: TextIO | None = None,
+    max_reported: int = 5,
+) -> Pairs:
+    """Read headerless ``entity,ip`` CSV from a file, gzip file, directory of files or stream.
+
+    Bad rows (wrong column count, empty entity, not an IP address, not UTF-8) are skipped and
+    counted; the first ``max_reported`` are written to ``warn`` (default: stderr) with file,
+    line number and reason.
+
+    Args:
+        source: A path (file, ``.gz`` file or directory), ``"-"`` for standard input, or a
+            binary stream.
+        max_bad_fraction: Stop with :class:`DataError` if more than this share of rows is bad.
+        warn: Where to write bad-row warnings (a text stream); ``sys.stderr`` by default.
+        max_reported: How many bad rows to describe individually.
+
+    Returns:
+        The good rows and a :class:`ReadReport`.
+
+    Raises:
+        DataError: No such file, empty input, no good rows, or too many bad rows.
+
+    Example:
+        >>> import io
+        >>> pairs = read_pairs(io.BytesIO(b"alice,10.0.0.1\\nbob,2001:db8::1\\n"))
+        >>> len(pairs), pairs.report.num_ipv6_rows
+        (2, 1)
+    """
+    if hasattr(source, "read"):
+        name = str(getattr(source, "name", "<stream>"))
+        blobs = [(name, source.read())]  # type: ignore[union-attr]
+    elif str(source) == "-":
+        name = "<stdin>"
+        blobs = [(name, sys.stdin.buffer.read())]
+    else:
+        name = str(source)
+        blobs = [(str(p), _read_bytes(p)) for p in _channel_files(Path(source))]
+    collector = _Collector(name, len(blobs), max_reported, warn)
+    for file_name, data in blobs:
+        collector.add(file_name, parse_csv_bytes(data))
+    return collector.finish(max_bad_fraction)
+
+
+def pairs_from_columns(
+    entities: Sequence[object],
+    ips: Sequence[object],
+    *,
+    source: str = "<columns>",
+    max_bad_fraction: float = 0.01,
+    warn: TextIO | None = None,
+    max_reported: int = 5,
+) -> Pairs:
+    """Like :func:`read_pairs`, for two in-memory columns (e.g. a pandas DataFrame's).
+
+    Bad rows are reported with their 1-based row number as the "line".
+
+    Raises:
+        DataError: Different column lengths, empty input, or too many bad rows.
+    """
+    if len(entities) != len(ips):
+        raise DataError(
+            f"{source}: {len(entities)} entities but {len(ips)} IP addresses; give one IP per entity"
+        )
+    entity_text = ["" if e is None else str(e).strip() for e in entities]
+    ip_text = ["" if a is None else str(a).strip() for a in ips]
+    n = len(entity_text)
+    buf, start, stop = _concat(entity_text)
+    ok, hi, lo = parse_ips(ip_text)
+    error = np.zeros(n, dtype=np.int8)
+    error[~ok] = BAD_IP
+    error[stop == start] = EMPTY_ENTITY
+    detail = {int(i): {"ip": ip_text[i][:60]} for i in np.flatnonzero(~ok)[:1000]}
+    rows = ParsedRows(np.arange(1, n + 1), _fnv1a(buf, start, stop), hi, lo, error, detail)
+    collector = _Collector(source, 1, max_reported, warn)
+    collector.add(source, rows)
+    return collector.finish(max_bad_fraction)
+
+
+class _Collector:
+    """Accumulates good rows of several parsed buffers and accounts for the bad ones."""
+
+    def __init__(self, source: str, num_files: int, max_reported: int, warn: TextIO | None) -> None:
+        self.report = ReadReport(source=source, num_files=num_files)
+        self.max_reported = max_reported
+        self.warn = warn if warn is not None else sys.stderr
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, name: str, rows: ParsedRows) -> None:
+        report = self.report
+        bad = np.flatnonzero(rows.error != OK)
+        room = max(0, self.max_reported - len(report.first_bad_rows))
+        for k, i in enumerate(bad[:room]):
+            bad_row = BadRow(name, int(rows.line[i]), rows.reason(int(i)))
+            report.first_bad_rows.append(bad_row)
+            print(f"{bad_row} (row skipped; {report.num_bad_rows + k + 1} bad rows so far)", file=self.warn)
+        report.num_bad_rows += len(bad)
+        good = rows.error == OK
+        self.parts.append((rows.entity_hash[good], rows.ip_hi[good], rows.ip_lo[good]))
+
+    def finish(self, max_bad_fraction: float) -> Pairs:
+        if not 0.0 <= max_bad_fraction <= 1.0:
+            raise DataError(f"max_bad_fraction must be in [0, 1], got {max_bad_fraction}")
+        report = self.report
+        entity_hash = np.concatenate([p[0] for p in self.parts]) if self.parts else np.zeros(0, np.uint64)
+        ip_hi = np.concatenate([p[1] for p in self.parts]) if self.parts else np.zeros(0, np.int64)
+        ip_lo = np.concatenate([p[2] for p in self.parts]) if self.parts else np.zeros(0, np.int64)
+        total = len(entity_hash) + report.num_bad_rows
+        if total == 0:
+            raise DataError(f"{report.source}: the input is empty (expected headerless entity,ip rows)")
+        if len(entity_hash) == 0:
+            raise DataError(
+                f"{report.source}: none of the {total} rows is a valid entity,ip pair "
+                f"(first problem: {report.first_bad_rows[0]})"
+            )
+        if report.num_bad_rows > max_bad_fraction * total:
+            raise DataError(
+                f"{report.source}: {report.num_bad_rows} of {total} rows are bad "
+                f"({100 * report.num_bad_rows / total:.2f} % > the {100 * max_bad_fraction:g} % limit; "
+                f"first: {report.first_bad_rows[0]}); fix the input or raise --max-bad-fraction"
+            )
+        report.num_rows = len(entity_hash)
+        report.num_distinct_entities = len(np.unique(entity_hash))
+        report.num_ipv6_rows = int((~is_ipv4(ip_hi, ip_lo)).sum())
+        return Pairs(entity_hash, ip_hi, ip_lo, report)
+
+
+def is_ipv4(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Which (hi, lo) addresses are IPv4 (stored IPv4-mapped)."""
+    return (hi == 0) & ((lo >> 32) == 0xFFFF)

@@ -1,0 +1,368 @@
+"""``IPInsights``: the estimator-style Python API (fit, score, save, load)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple, TextIO
+
+import numpy as np
+import torch
+
+from ipinsights.artifact import load_artifact, save_artifact
+from ipinsights.config import HyperParameters
+from ipinsights.data import (
+    Pairs,
+    entity_rows,
+    hash_entities,
+    pairs_from_columns,
+    parse_ips,
+    read_pairs,
+)
+from ipinsights.errors import ConfigError, DataError, DeviceError
+from ipinsights.model import IPInsightsNet
+from ipinsights.train import EpochCallback, PairTensors, train_network
+
+__all__ = ["IPInsights", "Scores", "resolve_device"]
+
+_STDOUT: Any = object()
+
+
+class Scores(NamedTuple):
+    """Scores of a batch of pairs.
+
+    Attributes:
+        dot_product: (n,) float32, the raw score (log-odds that the pair is normal).
+        known_entity: (n,) bool, whether the entity occurred in the training data.
+        entity_embedding: (n, vector_dim) float32, or ``None`` unless asked for.
+        ip_embedding: (n, vector_dim) float32, or ``None`` unless asked for.
+    """
+
+    dot_product: np.ndarray
+    known_entity: np.ndarray
+    entity_embedding: np.ndarray | None = None
+    ip_embedding: np.ndarray | None = None
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; ``"cuda"`` without a GPU is an error."""
+    name = str(device)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise DeviceError(
+            f"device {name!r} was requested but CUDA is not available here; use --device auto or cpu"
+        )
+    if name != "cpu" and not name.startswith("cuda"):
+        raise DeviceError(f"device must be auto, cpu or cuda[:N], got {name!r}")
+    return torch.device(name)
+
+
+class IPInsights:
+    """IP Insights: learn which IP addresses each entity normally uses; score new pairs.
+
+    Args:
+        hyperparameters: A :class:`HyperParameters`; or give the hyperparameters as keywords.
+        seed: Seed for initialisation, shuffling and negative sampling (same seed, same data,
+            same weights on CPU).
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+        ip_encoder: ``"prefix"`` (default; see ``docs/design.md``) or ``"bits"``.
+        **kwargs: The reference's hyperparameters by name (``num_entity_vectors`` and
+            ``vector_dim`` are required).
+
+    Raises:
+        ConfigError: Unknown, missing or out-of-range hyperparameters.
+
+    Example:
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"entity": ["alice"] * 50 + ["bob"] * 50,
+        ...                       "ip": ["10.0.0.1"] * 50 + ["192.168.7.9"] * 50})
+        >>> model = IPInsights(num_entity_vectors=8, vector_dim=8, epochs=20, mini_batch_size=20,
+        ...                    learning_rate=0.05).fit(frame, log=None)
+        >>> alice_home, alice_bobs = model.score(["alice", "alice"], ["10.0.0.1", "192.168.7.9"])
+        >>> bool(alice_home > alice_bobs)
+        True
+        >>> model.known_entities(["alice", "mallory"]).tolist()
+        [True, False]
+    """
+
+    def __init__(
+        self,
+        hyperparameters: HyperParameters | None = None,
+        *,
+        seed: int = 0,
+        device: str = "auto",
+        ip_encoder: str = "prefix",
+        **kwargs: Any,
+    ) -> None:
+        if hyperparameters is not None and kwargs:
+            raise ConfigError("give either a HyperParameters object or hyperparameter keywords, not both")
+        self.hyperparameters = (
+            hyperparameters if hyperparameters is not None else HyperParameters.from_mapping(kwargs)
+        )
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got seed={seed!r}")
+        if ip_encoder not in ("prefix", "bits"):
+            raise ConfigError(f"ip_encoder must be 'prefix' or 'bits', got ip_encoder={ip_encoder!r}")
+        self.seed = seed
+        self.device = resolve_device(device)
+        self.ip_encoder = ip_encoder
+        self.net: IPInsightsNet | None = None
+        self.known_entity_hashes = np.zeros(0, dtype=np.uint64)
+        self.metrics_: dict[str, float] = {}
+        self.history_: list[dict[str, float]] = []
+        self.meta_: dict[str, Any] = {}
+
+    # -- training ---------------------------------------------------------------------------
+
+    def fit(
+        self,
+        train: str | os.PathLike[str] | Any,
+        *,
+        validation: str | os.PathLike[str] | Any | None = None,
+        callbacks: Sequence[EpochCallback] = (),
+        log: TextIO | None = _STDOUT,
+        max_bad_fraction: float = 0.01,
+        progress: bool = True,
+        host: str = "algo-1",
+    ) -> IPInsights:
+        """Train on observed ``(entity, ip)`` pairs.
+
+        Args:
+            train: A CSV path (file, ``.gz`` or directory of files), ``"-"`` for stdin, a
+                pandas DataFrame with two columns (entity, ip), or :class:`~ipinsights.data.Pairs`.
+            validation: Same forms; enables ``validation:discriminator_auc`` every epoch.
+            callbacks: ``callback(epoch, metrics) -> bool | None`` after each epoch (epoch is
+                the 1-based count of completed epochs); returning True stops training.
+            log: Text stream for the metric log lines (default: stdout; ``None``: silent).
+            max_bad_fraction: Stop before training if more than this share of rows is bad.
+            progress: Show a progress bar when stderr is a terminal.
+            host: The ``host=`` field of the metric lines.
+
+        Returns:
+            ``self``, trained; ``metrics_`` holds the last epoch's metrics, ``history_`` all.
+
+        Raises:
+            DataError: Unreadable or empty input, or too many bad rows.
+        """
+        out = sys.stdout if log is _STDOUT else log
+        hp = self.hyperparameters
+        train_pairs = self._as_pairs(train, "train", max_bad_fraction)
+        val_pairs = (
+            self._as_pairs(validation, "validation", max_bad_fraction) if validation is not None else None
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            net = IPInsightsNet(
+                hp.num_entity_vectors, hp.vector_dim, hp.num_ip_encoder_layers, ip_encoder=self.ip_encoder
+            )
+        self.net = net.to(self.device)
+        generator = torch.Generator(device=self.device).manual_seed(self.seed)
+        ipv6_share = train_pairs.report.num_ipv6_rows / max(1, len(train_pairs))
+        self.history_ = train_network(
+            self.net,
+            self._tensors(train_pairs),
+            hp,
+            generator=generator,
+            validation=self._tensors(val_pairs) if val_pairs is not None else None,
+            callbacks=callbacks,
+            log=out,
+            host=host,
+            ipv6_share=ipv6_share,
+            progress=progress,
+        )
+        self.metrics_ = dict(self.history_[-1]) if self.history_ else {}
+        self.known_entity_hashes = np.unique(train_pairs.entity_hash)
+        self.meta_ = {
+            "seed": self.seed,
+            "training_data": train_pairs.report.to_dict(),
+            "validation_data": val_pairs.report.to_dict() if val_pairs is not None else None,
+            "epochs_completed": len(self.history_),
+            "metrics": self.metrics_,
+            "history": self.history_,
+        }
+        return self
+
+    def _as_pairs(self, source: Any, name: str, max_bad_fraction: float) -> Pairs:
+        if isinstance(source, Pairs):
+            return source
+        if hasattr(source, "iloc") and hasattr(source, "columns"):
+            if source.shape[1] != 2:
+                raise DataError(
+                    f"{name}: a DataFrame needs exactly 2 columns (entity, ip), got {source.shape[1]}"
+                )
+            return pairs_from_columns(
+                source.iloc[:, 0].tolist(),
+                source.iloc[:, 1].tolist(),
+                source=f"{name} DataFrame",
+                max_bad_fraction=max_bad_fraction,
+            )
+        return read_pairs(source, max_bad_fraction=max_bad_fraction)
+
+    def _tensors(self, pairs: Pairs) -> PairTensors:
+        rows = entity_rows(pairs.entity_hash, self.hyperparameters.num_entity_vectors)
+        return PairTensors(
+            torch.from_numpy(rows).to(self.device),
+            torch.from_numpy(pairs.ip_hi).to(self.device),
+            torch.from_numpy(pairs.ip_lo).to(self.device),
+        )
+
+    # -- scoring ----------------------------------------------------------------------------
+
+    def _require_net(self) -> IPInsightsNet:
+        if self.net is None:
+            raise ConfigError("this IPInsights model is not trained yet; call fit() or IPInsights.load()")
+        return self.net
+
+    @torch.no_grad()
+    def score_hashed(
+        self,
+        entity_hash: np.ndarray,
+        ip_hi: np.ndarray,
+        ip_lo: np.ndarray,
+        *,
+        embeddings: bool = False,
+        chunk: int = 262144,
+    ) -> Scores:
+        """Score pairs already hashed and parsed (see :mod:`ipinsights.data`).
+
+        Returns:
+            :class:`Scores` with dot products, known-entity flags and, with ``embeddings=True``,
+            the entity and IP vectors.
+        """
+        net = self._require_net()
+        rows = torch.from_numpy(entity_rows(entity_hash, self.hyperparameters.num_entity_vectors))
+        hi, lo = torch.from_numpy(np.asarray(ip_hi, np.int64)), torch.from_numpy(np.asarray(ip_lo, np.int64))
+        dots, ents, ips = [], [], []
+        for i in range(0, len(rows), chunk):
+            e = net.embed_entities(rows[i : i + chunk].to(self.device))
+            v = net.embed_ips(hi[i : i + chunk].to(self.device), lo[i : i + chunk].to(self.device))
+            dots.append((e * v).sum(dim=1).cpu())
+            if embeddings:
+                ents.append(e.cpu())
+                ips.append(v.cpu())
+        dim = self.hyperparameters.vector_dim
+        dot = torch.cat(dots).numpy() if dots else np.zeros(0, np.float32)
+        return Scores(
+            dot,
+            self.known_hashes(entity_hash),
+            (torch.cat(ents).numpy() if ents else np.zeros((0, dim), np.float32)) if embeddings else None,
+            (torch.cat(ips).numpy() if ips else np.zeros((0, dim), np.float32)) if embeddings else None,
+        )
+
+    def score(self, entities: Sequence[str], ips: Sequence[str]) -> np.ndarray:
+        """The raw ``dot_product`` of each (entity, ip) pair: high = usual, low = anomalous.
+
+        Args:
+            entities: Entity names.
+            ips: IPv4 or IPv6 address strings, one per entity.
+
+        Returns:
+            (n,) float32 array. Use ``-score`` as an anomaly score.
+
+        Raises:
+            DataError: Lengths differ or an address is not valid (the first bad one is named).
+
+        Example:
+            >>> model.score(["alice"], ["10.0.0.1"])  # doctest: +SKIP
+            array([4.2], dtype=float32)
+        """
+        if len(entities) != len(ips):
+            raise DataError(f"{len(entities)} entities but {len(ips)} IP addresses; give one IP per entity")
+        ok, hi, lo = parse_ips(ips)
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            raise DataError(f"ips[{i}]: {ips[i]!r} is not an IP address ({int((~ok).sum())} invalid in all)")
+        return self.score_hashed(hash_entities(entities), hi, lo).dot_product
+
+    def known_hashes(self, entity_hash: np.ndarray) -> np.ndarray:
+        """Whether each entity hash occurred in the training data, (n,) bool."""
+        known = self.known_entity_hashes
+        if not len(known):
+            return np.zeros(len(entity_hash), dtype=bool)
+        pos = np.minimum(np.searchsorted(known, entity_hash), len(known) - 1)
+        return known[pos] == entity_hash
+
+    def known_entities(self, entities: Sequence[str]) -> np.ndarray:
+        """Whether each entity occurred in the training data (scores of unknown ones mean little).
+
+        Returns:
+            (n,) bool array.
+        """
+        return self.known_hashes(hash_entities(entities))
+
+    def embed_entities(self, entities: Sequence[str]) -> np.ndarray:
+        """(n, vector_dim) entity vectors."""
+        net = self._require_net()
+        rows = torch.from_numpy(entity_rows(hash_entities(entities), self.hyperparameters.num_entity_vectors))
+        with torch.no_grad():
+            return net.embed_entities(rows.to(self.device)).cpu().numpy()
+
+    def embed_ips(self, ips: Sequence[str]) -> np.ndarray:
+        """(n, vector_dim) IP vectors.
+
+        Raises:
+            DataError: An address is not valid.
+        """
+        net = self._require_net()
+        ok, hi, lo = parse_ips(ips)
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            raise DataError(f"ips[{i}]: {ips[i]!r} is not an IP address")
+        with torch.no_grad():
+            return (
+                net.embed_ips(torch.from_numpy(hi).to(self.device), torch.from_numpy(lo).to(self.device))
+                .cpu()
+                .numpy()
+            )
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def save(self, model_dir: str | os.PathLike[str]) -> Path:
+        """Write the model artifact (``model.safetensors`` + ``model.json``) into ``model_dir``.
+
+        Returns:
+            The directory.
+        """
+        net = self._require_net()
+        return save_artifact(
+            model_dir,
+            net,
+            self.known_entity_hashes,
+            hyperparameters=self.hyperparameters,
+            ip_encoder=self.ip_encoder,
+            extra=self.meta_,
+        )
+
+    @classmethod
+    def load(cls, model_dir: str | os.PathLike[str], *, device: str = "cpu") -> IPInsights:
+        """Load a model saved with :meth:`save` (or by ``ipinsights train``).
+
+        Raises:
+            ArtifactError: The directory is missing, damaged, truncated or incompatible.
+        """
+        dev = resolve_device(device)
+        artifact = load_artifact(model_dir, device=dev)
+        model = cls(
+            artifact.hyperparameters,
+            seed=int(artifact.meta.get("seed", 0)),
+            device=str(dev),
+            ip_encoder=artifact.meta.get("ip_encoder", "prefix"),
+        )
+        model.net = artifact.net
+        model.known_entity_hashes = artifact.known_entity_hashes
+        model.meta_ = {
+            k: artifact.meta[k]
+            for k in ("seed", "training_data", "validation_data", "epochs_completed", "metrics", "history")
+            if k in artifact.meta
+        }
+        model.metrics_ = dict(artifact.meta.get("metrics") or {})
+        model.history_ = list(artifact.meta.get("history") or [])
+        return model
+
+    def __repr__(self) -> str:
+        hp = self.hyperparameters
+        state = "trained" if self.net is not None else "untrained"
+        return f"IPInsights(num_entity_vectors={hp.num_entity_vectors}, vector_dim={hp.vector_dim}, {state})"

@@ -1,0 +1,171 @@
+"""The IP Insights network: a hashed entity table, a prefix-structured IP encoder, a dot product.
+
+**IP encoder** (our design; the reference's is undocumented). An address is seen at four
+prefix levels. For IPv4: /8, /16, /24 and /32; for IPv6: /16, /32, /48 and /64 (the lower 64
+bits are the interface identifier, random under privacy extensions, RFC 8981, so they carry no
+network identity). Each level has its own embedding table; IPv4 /8 and /16 index their tables
+exactly, longer prefixes are hashed into a fixed number of buckets. A linear map of the address
+bits (32 for IPv4, the top 64 for IPv6) is added, which makes the representation of every IPv4
+address unique and relates numerically close addresses. The sum then goes through
+``num_ip_encoder_layers`` fully connected layers (ReLU between them, none after the last).
+See ``docs/design.md`` for the comparison with a bits-only MLP encoder.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+__all__ = ["LEVEL_BUCKETS", "IPEncoder", "IPFeatures", "IPInsightsNet", "ip_features"]
+
+#: Rows of the four prefix tables. IPv4 /8 and /16 fit exactly (256 and 65,536 rows).
+LEVEL_BUCKETS = (1 << 12, 1 << 17, 1 << 17, 1 << 17)
+_NUM_BITS = 32 + 64 + 1  # IPv4 bits, IPv6 top-64 bits, is-IPv6 flag
+_V4_MAPPED_TAG = 0xFFFF
+# Odd 32-bit multipliers for multiplicative (Fibonacci) hashing, one per level.
+_HASH_MULT = (0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F)
+_MASK32 = 0xFFFF_FFFF
+
+
+class IPFeatures(NamedTuple):
+    """What the encoder needs of a batch of addresses.
+
+    Attributes:
+        levels: (n, 4) int64 row index into each prefix table.
+        bits: (n, 97) float32 in {-1, 0, 1}: IPv4 bits, IPv6 top-64 bits, IPv6 flag.
+    """
+
+    levels: torch.Tensor
+    bits: torch.Tensor
+
+
+def _hash32(x: torch.Tensor, level: int, buckets: int) -> torch.Tensor:
+    """Multiplicative hash of non-negative int64 keys into ``[0, buckets)`` (a power of two)."""
+    x = (x ^ (x >> 32)) & _MASK32
+    shift = 32 - int(math.log2(buckets))
+    return ((x * _HASH_MULT[level]) & _MASK32) >> shift
+
+
+_BIT_SHIFTS_32 = torch.arange(31, -1, -1)
+_BIT_SHIFTS_16 = torch.arange(15, -1, -1)
+
+
+def ip_features(hi: torch.Tensor, lo: torch.Tensor) -> IPFeatures:
+    """Prefix-table indices and bit features of addresses given as (hi, lo) int64 words.
+
+    Args:
+        hi, lo: (n,) int64, the 128-bit address (IPv4 as IPv4-mapped ``::ffff:a.b.c.d``).
+
+    Returns:
+        :class:`IPFeatures` with ``levels`` (n, 4) and ``bits`` (n, 97).
+    """
+    is_v4 = (hi == 0) & ((lo >> 32) == _V4_MAPPED_TAG)
+    v4 = lo & _MASK32
+    # IPv6 network prefixes of 16, 32, 48 and 64 bits (arithmetic shifts; sign is harmless for hashing).
+    p16, p32, p48 = (hi >> 48) & 0xFFFF, (hi >> 32) & _MASK32, (hi >> 16) & 0xFFFF_FFFF_FFFF
+    levels = torch.stack(
+        [
+            torch.where(is_v4, v4 >> 24, _hash32(p16 | (1 << 40), 0, LEVEL_BUCKETS[0])),
+            torch.where(is_v4, v4 >> 16, _hash32(p32 ^ (1 << 41), 1, LEVEL_BUCKETS[1])),
+            torch.where(
+                is_v4, _hash32(v4 >> 8, 2, LEVEL_BUCKETS[2]), _hash32(p48 ^ (1 << 49), 2, LEVEL_BUCKETS[2])
+            ),
+            torch.where(
+                is_v4, _hash32(v4, 3, LEVEL_BUCKETS[3]), _hash32(hi ^ (hi >> 29), 3, LEVEL_BUCKETS[3])
+            ),
+        ],
+        dim=1,
+    )  # (n, 4)
+    shifts32 = _BIT_SHIFTS_32.to(hi.device)
+    v4_bits = ((v4[:, None] >> shifts32) & 1) * is_v4[:, None]  # (n, 32)
+    # The top 64 bits of IPv6, as four 16-bit words to stay clear of the int64 sign bit.
+    words = torch.stack([(hi >> s) & 0xFFFF for s in (48, 32, 16, 0)], dim=1)  # (n, 4)
+    v6_bits = ((words[:, :, None] >> _BIT_SHIFTS_16.to(hi.device)) & 1).reshape(-1, 64) * (~is_v4)[:, None]
+    bits = torch.cat([v4_bits, v6_bits, (~is_v4)[:, None].long()], dim=1).float()  # (n, 97)
+    mask = torch.cat([is_v4[:, None].expand(-1, 32), (~is_v4)[:, None].expand(-1, 65)], dim=1)
+    bits = (bits * 2 - 1) * mask  # {-1, +1} where the family applies, 0 elsewhere
+    return IPFeatures(levels, bits)
+
+
+class IPEncoder(nn.Module):
+    """Address → ``vector_dim`` vector. ``design`` is ``"prefix"`` (default) or ``"bits"``.
+
+    ``"bits"`` uses only the bit features (a plain MLP on the address bits), kept for the
+    design comparison in the docs.
+    """
+
+    def __init__(self, vector_dim: int, num_layers: int, *, design: str = "prefix") -> None:
+        super().__init__()
+        if design not in ("prefix", "bits"):
+            raise ValueError(f"design must be 'prefix' or 'bits', got {design!r}")
+        self.design = design
+        self.tables = nn.ParameterList(
+            [nn.Parameter(torch.empty(b, vector_dim)) for b in LEVEL_BUCKETS] if design == "prefix" else []
+        )
+        self.bits = nn.Linear(_NUM_BITS, vector_dim)
+        self.layers = nn.ModuleList([nn.Linear(vector_dim, vector_dim) for _ in range(num_layers)])
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        dim = self.bits.out_features
+        for table in self.tables:
+            nn.init.normal_(table, std=1.0 / math.sqrt(dim))
+        nn.init.normal_(self.bits.weight, std=1.0 / math.sqrt(_NUM_BITS * dim))
+        nn.init.zeros_(self.bits.bias)
+        for layer in self.layers:
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, features: IPFeatures) -> torch.Tensor:
+        """(n,) addresses as :class:`IPFeatures` → (n, vector_dim) vectors."""
+        x = self.bits(features.bits)
+        for level, table in enumerate(self.tables):
+            x = x + nn.functional.embedding(features.levels[:, level], table, sparse=True)
+        for i, layer in enumerate(self.layers):
+            if i:
+                x = torch.relu(x)
+            x = layer(x)
+        return x
+
+
+class IPInsightsNet(nn.Module):
+    """Entity table + IP encoder; ``score = <entity vector, ip vector>``.
+
+    Args:
+        num_entity_vectors: Rows of the hashed entity table.
+        vector_dim: Size of both vectors.
+        num_ip_encoder_layers: Fully connected layers ending the IP encoder.
+        ip_encoder: ``"prefix"`` or ``"bits"`` (see :class:`IPEncoder`).
+    """
+
+    def __init__(
+        self,
+        num_entity_vectors: int,
+        vector_dim: int,
+        num_ip_encoder_layers: int,
+        *,
+        ip_encoder: str = "prefix",
+    ) -> None:
+        super().__init__()
+        self.entity = nn.Parameter(torch.empty(num_entity_vectors, vector_dim))
+        nn.init.normal_(self.entity, std=1.0 / math.sqrt(vector_dim))
+        self.ip = IPEncoder(vector_dim, num_ip_encoder_layers, design=ip_encoder)
+
+    def sparse_parameters(self) -> list[nn.Parameter]:
+        """The embedding tables, whose gradients are sparse (rows touched by the batch only)."""
+        return [self.entity, *self.ip.tables]
+
+    def dense_parameters(self) -> list[nn.Parameter]:
+        sparse = {id(p) for p in self.sparse_parameters()}
+        return [p for p in self.parameters() if id(p) not in sparse]
+
+    def embed_entities(self, rows: torch.Tensor) -> torch.Tensor:
+        """(n,) int64 table rows → (n, vector_dim)."""
+        return nn.functional.embedding(rows, self.entity, sparse=True)
+
+    def embed_ips(self, hi: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
+        """(n,) address words → (n, vector_dim)."""
+        return self.ip(ip_features(hi, lo))
