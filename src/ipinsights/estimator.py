@@ -22,7 +22,7 @@ from ipinsights.data import (
     read_pairs,
 )
 from ipinsights.errors import ConfigError, DataError, DeviceError
-from ipinsights.model import IPInsightsNet
+from ipinsights.model import DESIGNS, IPInsightsNet
 from ipinsights.train import EpochCallback, PairTensors, train_network
 
 __all__ = ["IPInsights", "Scores", "resolve_device"]
@@ -104,8 +104,8 @@ class IPInsights:
         )
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got seed={seed!r}")
-        if ip_encoder not in ("prefix", "bits"):
-            raise ConfigError(f"ip_encoder must be 'prefix' or 'bits', got ip_encoder={ip_encoder!r}")
+        if ip_encoder not in DESIGNS:
+            raise ConfigError(f"ip_encoder must be one of {', '.join(DESIGNS)}, got ip_encoder={ip_encoder!r}")
         self.seed = seed
         self.device = resolve_device(device)
         self.ip_encoder = ip_encoder

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-__all__ = ["LEVEL_BUCKETS", "IPEncoder", "IPFeatures", "IPInsightsNet", "ip_features"]
+__all__ = ["DESIGNS", "LEVEL_BUCKETS", "IPEncoder", "IPFeatures", "IPInsightsNet", "ip_features"]
 
 #: Rows of the four prefix tables. IPv4 /8 and /16 fit exactly (256 and 65,536 rows).
 LEVEL_BUCKETS = (1 << 12, 1 << 17, 1 << 17, 1 << 17)
@@ -90,21 +90,24 @@ def ip_features(hi: torch.Tensor, lo: torch.Tensor) -> IPFeatures:
     return IPFeatures(levels, bits)
 
 
-class IPEncoder(nn.Module):
-    """Address → ``vector_dim`` vector. ``design`` is ``"prefix"`` (default) or ``"bits"``.
+#: Encoder designs: how many prefix levels get an embedding table (the bit features are always used).
+DESIGNS = {"prefix": 3, "prefix32": 4, "prefix16": 2, "bits": 0}
 
-    ``"bits"`` uses only the bit features (a plain MLP on the address bits), kept for the
-    design comparison in the docs.
+
+class IPEncoder(nn.Module):
+    """Address → ``vector_dim`` vector.
+
+    ``design`` picks the prefix tables: ``"prefix"`` (default: /8, /16, /24), ``"prefix32"``
+    (also a hashed /32 table), ``"prefix16"`` (/8, /16) or ``"bits"`` (none: a plain MLP on the
+    address bits). The alternatives are kept for the design comparison in the docs.
     """
 
     def __init__(self, vector_dim: int, num_layers: int, *, design: str = "prefix") -> None:
         super().__init__()
-        if design not in ("prefix", "bits"):
-            raise ValueError(f"design must be 'prefix' or 'bits', got {design!r}")
+        if design not in DESIGNS:
+            raise ValueError(f"design must be one of {', '.join(DESIGNS)}, got {design!r}")
         self.design = design
-        self.tables = nn.ParameterList(
-            [nn.Parameter(torch.empty(b, vector_dim)) for b in LEVEL_BUCKETS] if design == "prefix" else []
-        )
+        self.tables = nn.ParameterList([nn.Parameter(torch.empty(b, vector_dim)) for b in LEVEL_BUCKETS[: DESIGNS[design]]])
         self.bits = nn.Linear(_NUM_BITS, vector_dim)
         self.layers = nn.ModuleList([nn.Linear(vector_dim, vector_dim) for _ in range(num_layers)])
         self.reset_parameters()

@@ -168,17 +168,23 @@ def train_network(
                 idx = order[b * batch_size : (b + 1) * batch_size]
                 size = len(idx)
                 entity = net.embed_entities(train.entity_rows[idx])  # (batch, d)
-                rand_hi, rand_lo = random_ips((size, R), generator, ipv6_share=ipv6_share, device=device)
-                ips = net.embed_ips(
-                    torch.cat([train.ip_hi[idx], rand_hi.reshape(-1)]),
-                    torch.cat([train.ip_lo[idx], rand_lo.reshape(-1)]),
-                )  # (batch * (1 + R), d)
-                pos_ips, rand_ips = ips[:size], ips[size:].reshape(size, R, -1)
+                # One pool of `size` uniformly random addresses per step; each pair draws its R
+                # random negatives from it. Every negative is still uniform over the address
+                # space, but the step encodes 2 x batch addresses instead of (1 + R) x batch:
+                # see docs/design.md for the speed and AUC comparison.
+                pool_hi, pool_lo = random_ips((size,), generator, ipv6_share=ipv6_share, device=device)
+                ips = net.embed_ips(torch.cat([train.ip_hi[idx], pool_hi]), torch.cat([train.ip_lo[idx], pool_lo]))
+                pos_ips, pool_ips = ips[:size], ips[size:]  # (batch, d) each
                 pos_scores = (entity * pos_ips).sum(dim=1)  # (batch,)
-                rand_scores = torch.einsum("bd,brd->br", entity, rand_ips)  # (batch, R)
+                rand = torch.randint(0, size, (size, R), generator=generator, device=device)  # (batch, R)
                 shuffled = shuffled_indices(size, S, generator, device)  # (batch, S)
-                shuf_scores = torch.einsum("bd,bsd->bs", entity, pos_ips[shuffled])  # (batch, S)
-                loss, accuracy = loss_and_accuracy(pos_scores, torch.cat([rand_scores, shuf_scores], dim=1))
+                negatives = torch.cat(
+                    [pool_ips.index_select(0, rand.reshape(-1)).view(size, R, -1),
+                     pos_ips.index_select(0, shuffled.reshape(-1)).view(size, S, -1)],
+                    dim=1,
+                )  # (batch, R + S, d); index_select rather than fancy indexing or bmm: measured faster on CPU
+                neg_scores = (entity[:, None, :] * negatives).sum(dim=2)  # (batch, R + S)
+                loss, accuracy = loss_and_accuracy(pos_scores, neg_scores)
 
                 sparse_opt.zero_grad(set_to_none=True)
                 dense_opt.zero_grad(set_to_none=True)

@@ -1,0 +1,209 @@
+"""The ``ipinsights`` command line: train, predict, serve, generate, evaluate, demo, tune.
+
+Errors a user can cause are printed as one line, ``ipinsights: error: ...``, with exit status 2;
+a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ipinsights.config import HyperParameters
+from ipinsights.errors import ConfigError, IPInsightsError
+
+__all__ = ["build_parser", "main"]
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows defaults and keeps the epilog's table layout."""
+
+
+def _hyperparameter_table() -> str:
+    lines = ["hyperparameters (set with --hp name=value or --hyperparameters file.json):"]
+    for row in HyperParameters.describe():
+        high = "" if row["high"] is None else f"{row['high']:g}"
+        rule = f"{row['kind']} {row['low']:g}..{high}" if high else f"{row['kind']} >= {row['low']:g}"
+        default = "required" if row["required"] else f"default {row['default']:g}"
+        lines.append(f"  {row['name']:<33} {rule:<22} {default:<16} {row['help']}")
+    return "\n".join(lines)
+
+
+def _parse_hp(items: Sequence[str]) -> dict[str, str]:
+    values = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--hp expects name=value, got {item!r} (e.g. --hp vector_dim=128)")
+        name, value = item.split("=", 1)
+        values[name.strip()] = value.strip()
+    return values
+
+
+def _load_hyperparameters(path: str | None, overrides: Sequence[str]) -> HyperParameters:
+    values: dict[str, object] = {}
+    if path:
+        try:
+            values.update(json.loads(Path(path).read_text()))
+        except OSError as exc:
+            raise ConfigError(f"--hyperparameters {path}: cannot read ({exc.strerror})") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--hyperparameters {path}: not valid JSON ({exc})") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"--hyperparameters {path}: expected a JSON object of name: value")
+    values.update(_parse_hp(overrides))
+    return HyperParameters.from_mapping(values)
+
+
+# -- train ------------------------------------------------------------------------------------
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model on entity,ip CSV",
+        description="Train IP Insights on headerless entity,ip CSV and write a model directory. "
+        "Metric lines in SageMaker's format go to stdout.",
+        epilog=_hyperparameter_table(),
+        formatter_class=_Formatter,
+    )
+    p.add_argument("--train", required=True, help="training channel: a CSV file, .gz file, directory of files, or - for stdin")
+    p.add_argument("--validation", default=None, help="validation channel (enables validation:discriminator_auc each epoch)")
+    p.add_argument("--model-dir", required=True, help="where to write the model artifact")
+    p.add_argument("--hyperparameters", default=None, metavar="FILE.json", help="SageMaker-style hyperparameters.json (string values allowed)")
+    p.add_argument("--hp", action="append", default=[], metavar="NAME=VALUE", help="set one hyperparameter (repeatable; overrides the file)")
+    p.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and negative sampling")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--max-bad-fraction", type=float, default=0.01, help="stop before training if more than this share of rows is bad")
+    p.add_argument("--ip-encoder", choices=("prefix", "prefix32", "prefix16", "bits"), default="prefix", help="IP encoder design (see docs/design.md)")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from ipinsights.estimator import IPInsights
+
+    hp = _load_hyperparameters(args.hyperparameters, args.hp)
+    started = time.perf_counter()
+    model = IPInsights(hp, seed=args.seed, device=args.device, ip_encoder=args.ip_encoder)
+    model.fit(args.train, validation=args.validation, max_bad_fraction=args.max_bad_fraction)
+    out = model.save(args.model_dir)
+    summary = ", ".join(f"{k}={v:.6g}" for k, v in model.metrics_.items())
+    report = model.meta_["training_data"]
+    print(
+        f"ipinsights: trained on {report['rows']} rows ({report['bad_rows']} bad rows skipped, "
+        f"{report['distinct_entities']} entities) in {time.perf_counter() - started:.1f} s; {summary}; "
+        f"model written to {out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+# -- predict ----------------------------------------------------------------------------------
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    from ipinsights.inference import ACCEPT_TYPES, CONTENT_TYPES
+
+    p = sub.add_parser(
+        "predict",
+        help="score entity,ip pairs from a file (batch transform)",
+        description="Score every input row with a trained model, in input order. A bad row gives an "
+        "error record (with its row number and reason) and the other rows are still scored.",
+        formatter_class=_Formatter,
+    )
+    p.add_argument("--model-dir", required=True, help="a model directory written by ipinsights train")
+    p.add_argument("--input", required=True, help="input file, or - for stdin")
+    p.add_argument("--output", default="-", help="output file, or - for stdout")
+    p.add_argument("--content-type", default="text/csv", choices=CONTENT_TYPES, help="input format")
+    p.add_argument("--accept", default="application/jsonlines", choices=ACCEPT_TYPES, help="output format")
+    p.add_argument("--verbose", action="store_true", help="add entity_embedding and ip_embedding to each prediction")
+    p.add_argument("--device", default="cpu", help="auto, cpu or cuda")
+    p.set_defaults(run=_run_predict)
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from ipinsights.estimator import IPInsights
+    from ipinsights.inference import MediaType, format_predictions, parse_request
+
+    model = IPInsights.load(args.model_dir, device=args.device)
+    if args.input == "-":
+        body = sys.stdin.buffer.read()
+    else:
+        try:
+            body = Path(args.input).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"--input {args.input}: cannot read ({exc.strerror})") from None
+    request = parse_request(body, args.content_type)
+    scores = model.score_hashed(request.entity_hash, request.ip_hi, request.ip_lo, embeddings=args.verbose)
+    data = format_predictions(
+        scores.dot_product,
+        scores.known_entity,
+        MediaType(args.accept, args.verbose),
+        ok=request.ok,
+        row=request.row,
+        errors=request.errors,
+        entity_embedding=scores.entity_embedding,
+        ip_embedding=scores.ip_embedding,
+    )
+    if args.output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        Path(args.output).write_bytes(data)
+    bad = len(request.errors)
+    if bad:
+        print(f"ipinsights: {bad} of {len(request)} rows could not be scored (first: {request.first_error()})", file=sys.stderr)
+    return 0
+
+
+# -- entry point ------------------------------------------------------------------------------
+
+#: Subcommands contributed by other modules: (module, function adding the subparser).
+_EXTRA_COMMANDS: list[tuple[str, str]] = []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ipinsights import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="ipinsights",
+        description="Open, self-hosted IP Insights: learn which IP addresses each user or account "
+        "normally uses, and score new (entity, IP) pairs.",
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ipinsights {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    _add_train(sub)
+    _add_predict(sub)
+    for module_name, function in _EXTRA_COMMANDS:
+        module = __import__(module_name, fromlist=[function])
+        add: Callable[[argparse._SubParsersAction], None] = getattr(module, function)
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 2 usage or input error, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except IPInsightsError as exc:
+        print(f"ipinsights: error: {exc}", file=sys.stderr)
+        return 2
+    except FloatingPointError as exc:
+        print(f"ipinsights: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ipinsights: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Shared fixtures: small, seeded login data sets written as headerless entity,ip CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def make_logins(num_users: int, rows_per_user: int, seed: int, *, ipv6_users: int = 0) -> list[tuple[str, str]]:
+    """Each user logs in from one /16 of their own (IPv4) or one /48 (IPv6), with a little travel."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(num_users):
+        if u < ipv6_users:
+            net = f"2001:db8:{u:x}"
+            for _ in range(rows_per_user):
+                rows.append((f"user_{u}", f"{net}:{rng.integers(0, 16):x}::{rng.integers(1, 65535):x}"))
+            continue
+        a, b = 11 + (u * 7) % 200, (u * 13) % 256
+        for _ in range(rows_per_user):
+            if rng.random() < 0.03:
+                ip = ".".join(str(x) for x in rng.integers(1, 255, 4))
+            else:
+                ip = f"{a}.{b}.{rng.integers(0, 256)}.{rng.integers(1, 255)}"
+            rows.append((f"user_{u}", ip))
+    order = rng.permutation(len(rows))
+    return [rows[i] for i in order]
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
+    path.write_text("".join(f"{e},{ip}\n" for e, ip in rows))
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """60 users x 40 logins for training, 60 x 10 for validation."""
+    root = tmp_path_factory.mktemp("small_data")
+    return {
+        "train": write_csv(root / "train.csv", make_logins(60, 40, seed=1)),
+        "validation": write_csv(root / "validation.csv", make_logins(60, 10, seed=2)),
+    }
+
+
+SMALL_HP = {
+    "num_entity_vectors": 128,
+    "vector_dim": 16,
+    "epochs": 3,
+    "mini_batch_size": 128,
+    "learning_rate": 0.02,
+    "random_negative_sampling_rate": 2,
+    "shuffled_negative_sampling_rate": 1,
+    "batch_metrics_publish_interval": 5,
+}

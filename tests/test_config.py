@@ -1,0 +1,110 @@
+import dataclasses
+
+import pytest
+
+from ipinsights import ConfigError, HyperParameters
+
+REQUIRED = {"num_entity_vectors": 100, "vector_dim": 8}
+EDGES = [
+    ("num_entity_vectors", 1, 250_000_000, 0, 250_000_001),
+    ("vector_dim", 4, 4096, 3, 4097),
+    ("batch_metrics_publish_interval", 1, 10**9, 0, None),
+    ("epochs", 1, 10**6, 0, None),
+    ("learning_rate", 1e-6, 10.0, 9e-7, 10.5),
+    ("mini_batch_size", 1, 500_000, 0, 500_001),
+    ("num_ip_encoder_layers", 0, 100, -1, 101),
+    ("random_negative_sampling_rate", 0, 500, -1, 501),
+    ("shuffled_negative_sampling_rate", 0, 500, -1, 501),
+    ("weight_decay", 0.0, 10.0, -0.1, 10.01),
+]
+
+
+def make(**changes):
+    """Valid hyperparameters with ``changes``; the other negative rate keeps R + S in [1, 500]."""
+    values = {**REQUIRED, "random_negative_sampling_rate": 1, "shuffled_negative_sampling_rate": 0}
+    for name, other in (("random_negative_sampling_rate", "shuffled_negative_sampling_rate"),
+                        ("shuffled_negative_sampling_rate", "random_negative_sampling_rate")):
+        if name in changes:
+            values[other] = 1 if changes[name] == 0 else 0
+    values.update(changes)
+    return HyperParameters(**values)
+
+
+def test_defaults_are_the_reference_defaults():
+    hp = HyperParameters(**REQUIRED)
+    assert (hp.batch_metrics_publish_interval, hp.epochs, hp.learning_rate, hp.mini_batch_size) == (1000, 10, 0.001, 10000)
+    assert (hp.num_ip_encoder_layers, hp.random_negative_sampling_rate, hp.shuffled_negative_sampling_rate) == (1, 1, 1)
+    assert hp.weight_decay == 0.00001
+
+
+@pytest.mark.parametrize(("name", "low", "high", "below", "above"), EDGES)
+def test_each_hyperparameter_accepts_its_edges_and_rejects_beyond_them(name, low, high, below, above):
+    assert getattr(make(**{name: low}), name) == low
+    assert getattr(make(**{name: high}), name) == high
+    with pytest.raises(ConfigError, match=rf"^{name} must be .*got {name}="):
+        make(**{name: below})
+    if above is not None:
+        with pytest.raises(ConfigError, match=rf"^{name} must be "):
+            make(**{name: above})
+
+
+def test_the_error_message_names_the_field_the_rule_and_the_value():
+    with pytest.raises(ConfigError) as info:
+        HyperParameters(num_entity_vectors=10, vector_dim=5000)
+    assert str(info.value) == "vector_dim must be an integer in [4, 4096], got vector_dim=5000"
+
+
+def test_required_hyperparameters_are_required():
+    with pytest.raises(ConfigError, match="missing required hyperparameter.*vector_dim"):
+        HyperParameters.from_mapping({"num_entity_vectors": 10})
+
+
+def test_negative_sampling_rates_must_sum_to_between_1_and_500():
+    with pytest.raises(ConfigError, match=r"\[1, 500\], got 0 \+ 0 = 0"):
+        HyperParameters(**REQUIRED, random_negative_sampling_rate=0, shuffled_negative_sampling_rate=0)
+    with pytest.raises(ConfigError, match="got 300 \\+ 201 = 501"):
+        HyperParameters(**REQUIRED, random_negative_sampling_rate=300, shuffled_negative_sampling_rate=201)
+    assert HyperParameters(**REQUIRED, random_negative_sampling_rate=250, shuffled_negative_sampling_rate=250)
+
+
+def test_string_values_from_a_sagemaker_hyperparameters_json_are_accepted():
+    hp = HyperParameters.from_mapping(
+        {"num_entity_vectors": "20000", "vector_dim": " 128 ", "learning_rate": "1e-3", "epochs": "5.0", "weight_decay": "0"}
+    )
+    assert (hp.num_entity_vectors, hp.vector_dim, hp.learning_rate, hp.epochs, hp.weight_decay) == (20000, 128, 0.001, 5, 0.0)
+    assert isinstance(hp.weight_decay, float) and isinstance(hp.epochs, int)
+
+
+@pytest.mark.parametrize("value", ["abc", "5.5", "", "nan", True])
+def test_values_that_are_not_integers_are_rejected_for_integer_fields(value):
+    with pytest.raises(ConfigError, match="^epochs must be an integer"):
+        HyperParameters.from_mapping({**REQUIRED, "epochs": value})
+
+
+def test_unknown_names_suggest_the_closest_valid_name():
+    with pytest.raises(ConfigError, match="unknown hyperparameter 'learning_rte'; did you mean 'learning_rate'"):
+        HyperParameters.from_mapping({**REQUIRED, "learning_rte": "0.1"})
+    with pytest.raises(ConfigError, match="valid names: num_entity_vectors"):
+        HyperParameters.from_mapping({**REQUIRED, "zzz": "1"})
+
+
+def test_errors_are_also_value_errors():
+    with pytest.raises(ValueError):
+        HyperParameters(num_entity_vectors=0, vector_dim=8)
+
+
+def test_hyperparameters_are_frozen_and_replace_revalidates():
+    hp = HyperParameters(**REQUIRED)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hp.epochs = 3  # type: ignore[misc]
+    assert hp.replace(epochs=3).epochs == 3
+    with pytest.raises(ConfigError):
+        hp.replace(epochs=0)
+
+
+def test_describe_lists_all_ten_hyperparameters_with_ranges_and_help():
+    rows = HyperParameters.describe()
+    assert [r["name"] for r in rows] == HyperParameters.names()
+    assert len(rows) == 10
+    assert all(r["help"] for r in rows)
+    assert [r["name"] for r in rows if r["required"]] == ["num_entity_vectors", "vector_dim"]

@@ -1,0 +1,81 @@
+import io
+import re
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+from conftest import SMALL_HP
+from ipinsights import IPInsights
+from ipinsights.metrics import METRIC_REGEXES
+
+
+def test_training_prints_every_reference_metric_line_and_learns(small_data):
+    log = io.StringIO()
+    model = IPInsights(**SMALL_HP).fit(small_data["train"], validation=small_data["validation"], log=log)
+    text = log.getvalue()
+    for name, rx in METRIC_REGEXES.items():
+        assert re.search(rx, text), f"no {name} line in the log"
+    aucs = [float(x) for x in re.findall(METRIC_REGEXES["validation:discriminator_auc"], text)]
+    assert len(aucs) == SMALL_HP["epochs"]
+    assert aucs[-1] > 0.9
+    progress = re.findall(METRIC_REGEXES["train:progress"], text)
+    assert progress[-1] == "100.0"
+    assert model.metrics_["validation:discriminator_auc"] == aucs[-1] or abs(model.metrics_["validation:discriminator_auc"] - aucs[-1]) < 1e-6
+
+
+def test_batch_metrics_are_published_every_interval_batches(small_data):
+    log = io.StringIO()
+    hp = {**SMALL_HP, "epochs": 1, "batch_metrics_publish_interval": 4, "mini_batch_size": 100}
+    IPInsights(**hp).fit(small_data["train"], log=log)
+    batches = re.findall(r"epoch=0, batch=(\d+) train binary_classification_cross_entropy", log.getvalue())
+    assert batches == ["4", "8", "12", "16", "20", "24"]  # 2400 rows / 100 = 24 batches
+
+
+def test_a_callback_returning_true_stops_training_after_that_epoch(small_data):
+    seen = []
+
+    def stop_after_two(epoch, metrics):
+        seen.append((epoch, sorted(metrics)))
+        return epoch == 2
+
+    model = IPInsights(**{**SMALL_HP, "epochs": 5}).fit(small_data["train"], validation=small_data["validation"], callbacks=[stop_after_two], log=None)
+    assert [e for e, _ in seen] == [1, 2]
+    assert "validation:discriminator_auc" in seen[0][1]
+    assert len(model.history_) == 2
+
+
+def _weights(model):
+    return {k: v.clone() for k, v in model.net.state_dict().items()}
+
+
+def test_the_same_seed_and_data_give_the_same_weights_and_metrics(small_data):
+    a = IPInsights(**SMALL_HP, seed=5).fit(small_data["train"], validation=small_data["validation"], log=None)
+    b = IPInsights(**SMALL_HP, seed=5).fit(small_data["train"], validation=small_data["validation"], log=None)
+    c = IPInsights(**SMALL_HP, seed=6).fit(small_data["train"], validation=small_data["validation"], log=None)
+    wa, wb, wc = _weights(a), _weights(b), _weights(c)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+    assert a.history_ == [{**h, "train:throughput": a.history_[i]["train:throughput"]} for i, h in enumerate(b.history_)]
+
+
+def test_the_same_seed_gives_the_same_scores_in_a_fresh_process(small_data, tmp_path):
+    code = (
+        "import sys, numpy as np; sys.path.insert(0, 'tests'); from conftest import SMALL_HP; from ipinsights import IPInsights;"
+        f"m = IPInsights(**SMALL_HP, seed=3).fit({str(small_data['train'])!r}, log=None);"
+        "np.save(sys.argv[1], m.score(['user_1', 'user_2', 'nobody'], ['1.2.3.4', '2001:db8::1', '9.9.9.9']))"
+    )
+    for name in ("a.npy", "b.npy"):
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], check=True, cwd=str(__import__("pathlib").Path(__file__).parent.parent))
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+def test_ipv6_rows_train_and_score(tmp_path):
+    from conftest import make_logins, write_csv
+
+    train = write_csv(tmp_path / "train.csv", make_logins(40, 40, seed=4, ipv6_users=20))
+    model = IPInsights(**SMALL_HP, seed=1).fit(train, log=None)
+    own = model.score(["user_3"] * 2, ["2001:db8:3:5::77", "2001:db8:3:1::9"])
+    other = model.score(["user_3"] * 2, ["2001:db8:11:5::77", "2001:db8:12:1::9"])
+    assert own.mean() > other.mean()
