@@ -17,7 +17,7 @@ def test_lazy_adam_equals_adam_when_every_row_is_touched_every_step():
             loss = ((torch.nn.functional.embedding(rows, param, sparse=sparse) - target) ** 2).sum()
             loss.backward()
             opt.step()
-    assert torch.allclose(dense, lazy, atol=1e-6)
+    assert torch.allclose(dense, lazy, atol=1e-5)  # float32 rounding of a differently ordered formula
 
 
 def test_lazy_adam_leaves_rows_outside_the_batch_untouched():

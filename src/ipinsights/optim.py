@@ -1,15 +1,20 @@
 """Lazy Adam for embedding tables: a step costs the rows the batch touched, not the table size.
 
 Dense Adam would also decay the moments of every untouched row each step; for a table of a
-million rows that is the whole cost of training. Lazy Adam (as TensorFlow's ``LazyAdam``)
-updates only the rows present in the sparse gradient, with the usual bias correction from the
-global step count. ``weight_decay`` is the same coupled L2 term as ``torch.optim.Adam``, applied
-to the touched rows.
+million rows that is the whole cost of training. Lazy Adam (as TensorFlow's ``LazyAdam`` and
+MXNet's ``lazy_update``) updates only the rows present in the sparse gradient. ``weight_decay``
+is the same coupled L2 term as ``torch.optim.Adam``, applied to the touched rows.
+
+One deliberate difference from those: the bias correction uses each *row's* own update count,
+not the global step. With the global count, a row touched for the first time after thousands
+of steps gets ``m / sqrt(v)`` of about ``0.1 / sqrt(0.001) = 3.2`` times the learning rate, so
+rarely seen entities and networks take the largest steps; per-row counts make every row's first
+step ``lr`` as in Adam's first step. Measured on the example's data (1,000 users, lr 0.01):
+validation AUC after 6 epochs 0.9888 with per-row counts vs 0.9867 with the global count
+(``docs/design.md``).
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 
@@ -43,11 +48,11 @@ class LazyAdam(torch.optim.Optimizer):
                 rows, values = grad.indices()[0], grad.values()  # rows are unique after coalesce
                 state = self.state[p]
                 if not state:
-                    state["step"] = 0
+                    state["row_steps"] = torch.zeros(p.shape[0], dtype=p.dtype, device=p.device)
                     state["exp_avg"] = torch.zeros_like(p)
                     state["exp_avg_sq"] = torch.zeros_like(p)
-                state["step"] += 1
-                t = state["step"]
+                steps = state["row_steps"].index_select(0, rows).add_(1)  # (rows,)
+                state["row_steps"].index_copy_(0, rows, steps)
                 if group["weight_decay"]:
                     values = values.add(p.index_select(0, rows), alpha=group["weight_decay"])
                 # index_select / index_copy_ on unique rows: measured ~2x faster than advanced
@@ -56,6 +61,8 @@ class LazyAdam(torch.optim.Optimizer):
                 v = state["exp_avg_sq"].index_select(0, rows).mul_(beta2).addcmul_(values, values, value=1 - beta2)
                 state["exp_avg"].index_copy_(0, rows, m)
                 state["exp_avg_sq"].index_copy_(0, rows, v)
-                denom = v.sqrt_().div_(math.sqrt(1 - beta2**t)).add_(group["eps"])
-                p.index_add_(0, rows, m.div_(denom), alpha=-group["lr"] / (1 - beta1**t))
+                bias1 = (1 - beta1**steps)[:, None]  # (rows, 1)
+                bias2_sqrt = (1 - beta2**steps).sqrt_()[:, None]
+                denom = v.sqrt_().div_(bias2_sqrt).add_(group["eps"])
+                p.index_add_(0, rows, m.div_(bias1).div_(denom), alpha=-group["lr"])
         return None
