@@ -17,10 +17,11 @@ def test_ipv4_levels_index_the_8_and_16_bit_prefixes_exactly():
 
 
 def test_addresses_sharing_a_prefix_share_that_level_and_levels_stay_in_their_tables():
-    f = features(["192.168.1.1", "192.168.1.200", "2001:db8:1:2::1", "2001:db8:1:2::ffff", "2001:db8:1:3::1"])
+    f = features(["192.168.1.1", "192.168.1.200", "2001:db8:1:2::1", "2001:db8:1:2::ffff", "2001:db8:1:3::1", "2001:db8:2::1"])
     assert f.levels[0, 2] == f.levels[1, 2]  # same /24
     assert (f.levels[2] == f.levels[3]).all()  # same /64: the interface identifier is ignored
-    assert f.levels[2, 2] == f.levels[4, 2] and f.levels[2, 3] != f.levels[4, 3]  # same /48, different /64
+    assert (f.levels[2, :3] == f.levels[4, :3]).all() and f.levels[2, 3] != f.levels[4, 3]  # same /56, different /64
+    assert f.levels[2, 0] == f.levels[5, 0] and f.levels[2, 1] != f.levels[5, 1]  # same /32, different /48
     for level, buckets in enumerate(LEVEL_BUCKETS):
         assert (f.levels[:, level] >= 0).all() and (f.levels[:, level] < buckets).all()
 

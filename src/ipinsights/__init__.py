@@ -1,12 +1,45 @@
-"""ipinsights: open, self-hosted IP Insights (entity-IP anomaly scoring)."""
+"""ipinsights: open, self-hosted IP Insights (entity-IP anomaly scoring).
+
+Heavy parts (PyTorch, pandas) are imported on first use of the names that need them, so that
+``ipinsights --help`` and the light modules start fast (PEP 562 module ``__getattr__``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ipinsights.config import HyperParameters
 from ipinsights.errors import ArtifactError, ConfigError, DataError, DeviceError, IPInsightsError
-from ipinsights.estimator import IPInsights, Scores
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ipinsights.estimator import IPInsights, Scores
+    from ipinsights.generate import (
+        ATTACKS,
+        RangeTable,
+        generate_logins,
+        make_attacks,
+        split_by_time,
+        write_attacks,
+        write_dataset,
+    )
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "IPInsights": "ipinsights.estimator",
+    "Scores": "ipinsights.estimator",
+    "ATTACKS": "ipinsights.generate",
+    "RangeTable": "ipinsights.generate",
+    "generate_logins": "ipinsights.generate",
+    "make_attacks": "ipinsights.generate",
+    "split_by_time": "ipinsights.generate",
+    "write_attacks": "ipinsights.generate",
+    "write_dataset": "ipinsights.generate",
+}
+
 __all__ = [
+    "ATTACKS",
     "ArtifactError",
     "ConfigError",
     "DataError",
@@ -14,6 +47,25 @@ __all__ = [
     "HyperParameters",
     "IPInsights",
     "IPInsightsError",
+    "RangeTable",
     "Scores",
     "__version__",
+    "generate_logins",
+    "make_attacks",
+    "split_by_time",
+    "write_attacks",
+    "write_dataset",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ipinsights' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -78,7 +78,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and negative sampling")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--max-bad-fraction", type=float, default=0.01, help="stop before training if more than this share of rows is bad")
-    p.add_argument("--ip-encoder", choices=("prefix", "prefix32", "prefix16", "bits"), default="prefix", help="IP encoder design (see docs/design.md)")
+    p.add_argument("--ip-encoder", choices=("prefix", "prefix24", "prefix32", "bits"), default="prefix", help="IP encoder design (see docs/design.md)")
     p.set_defaults(run=_run_train)
 
 
@@ -159,6 +159,24 @@ def _run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- generate ---------------------------------------------------------------------------------
+
+
+def _add_generate(sub: argparse._SubParsersAction) -> None:
+    from ipinsights.generate import add_generate_arguments, run_generate
+
+    p = sub.add_parser(
+        "generate",
+        help="write realistic synthetic logins (entity,ip CSV split by time, attack sets)",
+        description="Simulate web logins with the public IP Insights example's model over real IPv4 ranges. "
+        "IP to ASN data by RouteViews (routeviews.org), the NRO (nro.net) and DB-IP (db-ip.com), CC BY 4.0, "
+        "via ip-location-db.",
+        formatter_class=_Formatter,
+    )
+    add_generate_arguments(p)
+    p.set_defaults(run=run_generate)
+
+
 # -- entry point ------------------------------------------------------------------------------
 
 #: Subcommands contributed by other modules: (module, function adding the subparser).
@@ -179,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_train(sub)
     _add_predict(sub)
+    _add_generate(sub)
     for module_name, function in _EXTRA_COMMANDS:
         module = __import__(module_name, fromlist=[function])
         add: Callable[[argparse._SubParsersAction], None] = getattr(module, function)

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import numpy as np
 
@@ -42,6 +42,7 @@ __all__ = [
     "hash_entities",
     "is_ipv4",
     "pairs_from_columns",
+    "sorted_unique",
     "parse_csv_bytes",
     "parse_ips",
     "read_pairs",
@@ -185,13 +186,34 @@ def entity_rows(entity_hash: np.ndarray, num_entity_vectors: int) -> np.ndarray:
     return (np.asarray(entity_hash, dtype=np.uint64) % np.uint64(num_entity_vectors)).astype(np.int64)
 
 
-def _concat(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """UTF-8 encode and concatenate strings; returns (buffer, start, stop) offsets."""
-    encoded = [s.encode("utf-8") for s in strings]
-    lengths = np.fromiter((len(b) for b in encoded), dtype=np.int64, count=len(encoded))
-    stop = np.cumsum(lengths)
-    start = stop - lengths
-    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values; a sort and a mask (``np.unique`` measured 10-40x slower on int64
+    with NumPy 2.4)."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
+def _concat(strings: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Concatenate strings as UTF-8 with one join; returns (buffer, start, stop) of each, stripped.
+
+    For ASCII text (the usual case) the offsets come from the character lengths, so there is
+    no per-string encode call.
+    """
+    texts = strings
+    try:
+        joined = "\n".join(texts).encode("utf-8", "surrogateescape")  # type: ignore[arg-type]
+    except TypeError:  # not all str: numbers, numpy scalars, ...
+        texts = [str(x) for x in strings]
+        joined = "\n".join(texts).encode("utf-8", "surrogateescape")
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    if len(joined) != int(lengths.sum()) + max(0, len(texts) - 1):  # non-ASCII: byte lengths differ
+        lengths = np.fromiter((len(t.encode("utf-8", "surrogateescape")) for t in texts), dtype=np.int64, count=len(texts))
+    start = np.cumsum(lengths + 1) - lengths - 1
+    stop = start + lengths
+    buf = np.frombuffer(joined, dtype=np.uint8)
+    start, stop = _strip(buf, start, stop)
     return buf, start, stop
 
 
@@ -208,8 +230,7 @@ def hash_entities(entities: Iterable[str]) -> np.ndarray:
         >>> hex(int(hash_entities(["a"])[0]))
         '0xaf63dc4c8601ec8c'
     """
-    strings = [str(e).strip() for e in entities]
-    buf, start, stop = _concat(strings)
+    buf, start, stop = _concat(list(entities))
     return _fnv1a(buf, start, stop)
 
 
@@ -310,8 +331,7 @@ def parse_ips(ips: Iterable[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         >>> ok.tolist()
         [True, True, False]
     """
-    strings = [str(s).strip() for s in ips]
-    buf, start, stop = _concat(strings)
+    buf, start, stop = _concat(list(ips))
     return _parse_ip_runs(buf, start, stop)
 
 
@@ -383,9 +403,9 @@ def parse_csv_bytes(data: bytes, *, keep_text: bool = False) -> ParsedRows:
     num_commas = np.bincount(comma_row, minlength=n)[:n] if n else np.zeros(0, dtype=np.int64)
     first_comma = np.full(n, -1, dtype=np.int64)
     if len(commas):
-        # The first comma of each row: commas are sorted, so the first occurrence per row.
-        rows_with, first_idx = np.unique(comma_row, return_index=True)
-        first_comma[rows_with] = commas[first_idx]
+        # Commas are sorted, so their rows are too: a row's first comma is where the row changes.
+        first = np.concatenate(([True], comma_row[1:] != comma_row[:-1]))
+        first_comma[comma_row[first]] = commas[first]
 
     error = np.zeros(n, dtype=np.int8)
     detail: dict[int, dict[str, object]] = {}
@@ -539,8 +559,8 @@ def pairs_from_columns(
         raise DataError(
             f"{source}: {len(entities)} entities but {len(ips)} IP addresses; give one IP per entity"
         )
-    entity_text = ["" if e is None else str(e).strip() for e in entities]
-    ip_text = ["" if a is None else str(a).strip() for a in ips]
+    entity_text = ["" if e is None else e for e in entities]
+    ip_text = ["" if a is None else str(a) for a in ips]
     n = len(entity_text)
     buf, start, stop = _concat(entity_text)
     ok, hi, lo = parse_ips(ip_text)
@@ -597,7 +617,7 @@ class _Collector:
                 f"first: {report.first_bad_rows[0]}); fix the input or raise --max-bad-fraction"
             )
         report.num_rows = len(entity_hash)
-        report.num_distinct_entities = len(np.unique(entity_hash))
+        report.num_distinct_entities = len(sorted_unique(entity_hash))
         report.num_ipv6_rows = int((~is_ipv4(ip_hi, ip_lo)).sum())
         return Pairs(entity_hash, ip_hi, ip_lo, report)
 

@@ -1,14 +1,17 @@
 """The IP Insights network: a hashed entity table, a prefix-structured IP encoder, a dot product.
 
-**IP encoder** (our design; the reference's is undocumented). An address is seen at four
-prefix levels. For IPv4: /8, /16, /24 and /32; for IPv6: /16, /32, /48 and /64 (the lower 64
-bits are the interface identifier, random under privacy extensions, RFC 8981, so they carry no
-network identity). Each level has its own embedding table; IPv4 /8 and /16 index their tables
-exactly, longer prefixes are hashed into a fixed number of buckets. A linear map of the address
-bits (32 for IPv4, the top 64 for IPv6) is added, which makes the representation of every IPv4
-address unique and relates numerically close addresses. The sum then goes through
-``num_ip_encoder_layers`` fully connected layers (ReLU between them, none after the last).
-See ``docs/design.md`` for the comparison with a bits-only MLP encoder.
+**IP encoder** (our design; the reference's is undocumented). An address is seen at up to four
+prefix levels: for IPv4 /8, /16, /24 and /32; for IPv6 /32, /48, /56 and /64 (the ISP, the
+site, the subnet block and the subnet; the lower 64 bits are the interface identifier, random
+under privacy extensions, RFC 8981, so they carry no network identity). Each level used by the
+design has its own embedding table; IPv4 /8 and /16 index their tables exactly, everything else
+is hashed into a fixed number of buckets. A linear map of the address bits (32 for IPv4, the top
+64 for IPv6) is added, which makes the representation of every IPv4 address unique and relates
+numerically close addresses. The sum then goes through ``num_ip_encoder_layers`` fully connected
+layers (ReLU between them, none after the last).
+
+The default design uses the first two levels; ``docs/design.md`` compares it with deeper prefix
+tables and with a bits-only MLP on validation AUC, attack AUC and speed.
 """
 
 from __future__ import annotations
@@ -49,8 +52,8 @@ def _hash32(x: torch.Tensor, level: int, buckets: int) -> torch.Tensor:
     return ((x * _HASH_MULT[level]) & _MASK32) >> shift
 
 
-_BIT_SHIFTS_32 = torch.arange(31, -1, -1)
-_BIT_SHIFTS_16 = torch.arange(15, -1, -1)
+# Each byte value's 8 bits, most significant first, as -1.0 / +1.0 (the sign features of the bits).
+_BYTE_SIGNS = ((torch.arange(256)[:, None] >> torch.arange(7, -1, -1)) & 1).float() * 2 - 1  # (256, 8)
 
 
 def ip_features(hi: torch.Tensor, lo: torch.Tensor) -> IPFeatures:
@@ -64,42 +67,47 @@ def ip_features(hi: torch.Tensor, lo: torch.Tensor) -> IPFeatures:
     """
     is_v4 = (hi == 0) & ((lo >> 32) == _V4_MAPPED_TAG)
     v4 = lo & _MASK32
-    # IPv6 network prefixes of 16, 32, 48 and 64 bits (arithmetic shifts; sign is harmless for hashing).
-    p16, p32, p48 = (hi >> 48) & 0xFFFF, (hi >> 32) & _MASK32, (hi >> 16) & 0xFFFF_FFFF_FFFF
+    # IPv6 network prefixes of 32, 48, 56 and 64 bits (arithmetic shifts; the sign is harmless
+    # for hashing, and a per-level tag bit keeps equal prefixes of different levels apart).
+    p32, p48, p56 = (hi >> 32) & _MASK32, (hi >> 16) & 0xFFFF_FFFF_FFFF, (hi >> 8) & 0xFF_FFFF_FFFF_FFFF
     levels = torch.stack(
         [
-            torch.where(is_v4, v4 >> 24, _hash32(p16 | (1 << 40), 0, LEVEL_BUCKETS[0])),
-            torch.where(is_v4, v4 >> 16, _hash32(p32 ^ (1 << 41), 1, LEVEL_BUCKETS[1])),
-            torch.where(
-                is_v4, _hash32(v4 >> 8, 2, LEVEL_BUCKETS[2]), _hash32(p48 ^ (1 << 49), 2, LEVEL_BUCKETS[2])
-            ),
-            torch.where(
-                is_v4, _hash32(v4, 3, LEVEL_BUCKETS[3]), _hash32(hi ^ (hi >> 29), 3, LEVEL_BUCKETS[3])
-            ),
+            torch.where(is_v4, v4 >> 24, _hash32(p32 ^ (1 << 40), 0, LEVEL_BUCKETS[0])),
+            torch.where(is_v4, v4 >> 16, _hash32(p48 ^ (1 << 49), 1, LEVEL_BUCKETS[1])),
+            torch.where(is_v4, _hash32(v4 >> 8, 2, LEVEL_BUCKETS[2]), _hash32(p56 ^ (1 << 57), 2, LEVEL_BUCKETS[2])),
+            torch.where(is_v4, _hash32(v4, 3, LEVEL_BUCKETS[3]), _hash32(hi ^ (hi >> 29), 3, LEVEL_BUCKETS[3])),
         ],
         dim=1,
     )  # (n, 4)
-    shifts32 = _BIT_SHIFTS_32.to(hi.device)
-    v4_bits = ((v4[:, None] >> shifts32) & 1) * is_v4[:, None]  # (n, 32)
-    # The top 64 bits of IPv6, as four 16-bit words to stay clear of the int64 sign bit.
-    words = torch.stack([(hi >> s) & 0xFFFF for s in (48, 32, 16, 0)], dim=1)  # (n, 4)
-    v6_bits = ((words[:, :, None] >> _BIT_SHIFTS_16.to(hi.device)) & 1).reshape(-1, 64) * (~is_v4)[:, None]
-    bits = torch.cat([v4_bits, v6_bits, (~is_v4)[:, None].long()], dim=1).float()  # (n, 97)
-    mask = torch.cat([is_v4[:, None].expand(-1, 32), (~is_v4)[:, None].expand(-1, 65)], dim=1)
-    bits = (bits * 2 - 1) * mask  # {-1, +1} where the family applies, 0 elsewhere
+    # The bit features by table lookup per byte: one (n, 97) float tensor instead of a dozen
+    # (n, 97) int64 temporaries (0.2 s instead of 1.5 s per million IPv4 addresses on one core).
+    bits = torch.zeros(len(hi), _NUM_BITS, device=hi.device)  # (n, 97): ±1 where the family applies, else 0
+    signs = _BYTE_SIGNS.to(hi.device)
+    num_v4 = int(is_v4.sum())
+    if num_v4:
+        rows = slice(None) if num_v4 == len(hi) else is_v4.nonzero().squeeze(1)
+        v4_bytes = torch.stack([(v4[rows] >> s) & 0xFF for s in (24, 16, 8, 0)], dim=1)  # (n4, 4)
+        bits[rows, :32] = signs[v4_bytes].reshape(-1, 32)
+    if num_v4 < len(hi):
+        rows = slice(None) if num_v4 == 0 else (~is_v4).nonzero().squeeze(1)
+        # The top 64 bits of IPv6 (the network part), byte by byte; & 0xFF clears the int64 sign.
+        v6_bytes = torch.stack([(hi[rows] >> s) & 0xFF for s in range(56, -1, -8)], dim=1)  # (n6, 8)
+        bits[rows, 32:96] = signs[v6_bytes].reshape(-1, 64)
+        bits[rows, 96] = 1.0
     return IPFeatures(levels, bits)
 
 
 #: Encoder designs: how many prefix levels get an embedding table (the bit features are always used).
-DESIGNS = {"prefix": 3, "prefix32": 4, "prefix16": 2, "bits": 0}
+DESIGNS = {"prefix": 2, "prefix24": 3, "prefix32": 4, "bits": 0}
 
 
 class IPEncoder(nn.Module):
     """Address → ``vector_dim`` vector.
 
-    ``design`` picks the prefix tables: ``"prefix"`` (default: /8, /16, /24), ``"prefix32"``
-    (also a hashed /32 table), ``"prefix16"`` (/8, /16) or ``"bits"`` (none: a plain MLP on the
-    address bits). The alternatives are kept for the design comparison in the docs.
+    ``design`` picks the prefix tables: ``"prefix"`` (default: IPv4 /8 and /16, IPv6 /32 and
+    /48), ``"prefix24"`` (also IPv4 /24, IPv6 /56), ``"prefix32"`` (also IPv4 /32, IPv6 /64) or
+    ``"bits"`` (none: a plain MLP on the address bits). The alternatives are kept for the design
+    comparison in the docs.
     """
 
     def __init__(self, vector_dim: int, num_layers: int, *, design: str = "prefix") -> None:
