@@ -79,3 +79,10 @@ def test_ipv6_rows_train_and_score(tmp_path):
     own = model.score(["user_3"] * 2, ["2001:db8:3:5::77", "2001:db8:3:1::9"])
     other = model.score(["user_3"] * 2, ["2001:db8:11:5::77", "2001:db8:12:1::9"])
     assert own.mean() > other.mean()
+
+
+def test_either_negative_rate_may_be_zero_when_the_other_is_not(small_data):
+    for r, s in ((0, 2), (3, 0)):
+        hp = {**SMALL_HP, "epochs": 1, "random_negative_sampling_rate": r, "shuffled_negative_sampling_rate": s}
+        model = IPInsights(**hp).fit(small_data["train"], validation=small_data["validation"], log=None)
+        assert len(model.history_) == 1 and model.metrics_["validation:discriminator_auc"] > 0.5

@@ -180,7 +180,10 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 # -- entry point ------------------------------------------------------------------------------
 
 #: Subcommands contributed by other modules: (module, function adding the subparser).
-_EXTRA_COMMANDS: list[tuple[str, str]] = []
+_EXTRA_COMMANDS: list[tuple[str, str]] = [
+    ("ipinsights.evaluate", "add_evaluate_parser"),
+    ("ipinsights.demo", "add_demo_parser"),
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

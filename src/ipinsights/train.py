@@ -179,8 +179,8 @@ def train_network(
                 rand = torch.randint(0, size, (size, R), generator=generator, device=device)  # (batch, R)
                 shuffled = shuffled_indices(size, S, generator, device)  # (batch, S)
                 negatives = torch.cat(
-                    [pool_ips.index_select(0, rand.reshape(-1)).view(size, R, -1),
-                     pos_ips.index_select(0, shuffled.reshape(-1)).view(size, S, -1)],
+                    [pool_ips.index_select(0, rand.reshape(-1)).view(size, R, hp.vector_dim),
+                     pos_ips.index_select(0, shuffled.reshape(-1)).view(size, S, hp.vector_dim)],
                     dim=1,
                 )  # (batch, R + S, d); index_select rather than fancy indexing or bmm: measured faster on CPU
                 neg_scores = (entity[:, None, :] * negatives).sum(dim=2)  # (batch, R + S)

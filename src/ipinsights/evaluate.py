@@ -1,0 +1,687 @@
+"""Evaluation: does the model separate normal logins from attacks better than simple rules?
+
+For each attack set, the model (anomaly score ``-dot_product``) and every baseline of
+:mod:`ipinsights.baselines` score the *same* pairs: the normal logins and that set's attack
+pairs. Each scorer gets
+
+* **ROC AUC**: the probability that a random attack scores as more anomalous than a random
+  normal login (ties count one half);
+* **TPR at 1 % and 10 % FPR**: the share of attacks flagged when at most 1 % (10 %) of normal
+  logins are flagged, with the rule "flag when score > threshold";
+* the **threshold** of each operating point in the scorer's own units (for the model also as
+  ``dot_product < -threshold``).
+
+A scorer with ties (the new-IP rule has two values) cannot always spend its whole false-alarm
+budget: its threshold is then the lowest one that stays within it, and the report gives the
+FPR it really reaches.
+
+Output: :class:`Report`, which prints as a table, writes ``report.json`` and one PNG per attack
+set (the example's picture: histograms of ``-dot_product`` for normal vs attack, next to the
+ROC curves of the model and the baselines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from ipinsights.baselines import Scorer, _as_pairs, default_baselines
+from ipinsights.data import Pairs, read_pairs
+from ipinsights.errors import ConfigError, DataError
+
+__all__ = [
+    "MODEL",
+    "REPORT_FORMAT",
+    "AttackResult",
+    "OperatingPoint",
+    "Report",
+    "ScorerResult",
+    "add_evaluate_parser",
+    "evaluate",
+    "operating_point",
+]
+
+#: Name of the IP Insights model's rows in the report.
+MODEL = "ip_insights"
+REPORT_FORMAT = "ipinsights-evaluation"
+REPORT_FORMAT_VERSION = 1
+DEFAULT_FPRS = (0.01, 0.10)
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """One operating point: flag a pair when its anomaly score is above ``threshold``.
+
+    Attributes:
+        target_fpr: The false-alarm budget (share of normal logins that may be flagged).
+        threshold: Anomaly threshold, in the scorer's units; flag when ``score > threshold``.
+        fpr: Share of normal logins flagged at that threshold (<= ``target_fpr``).
+        tpr: Share of attacks flagged at that threshold.
+        dot_product_threshold: For the model only: flag when ``dot_product < this`` (``-threshold``).
+    """
+
+    target_fpr: float
+    threshold: float
+    fpr: float
+    tpr: float
+    dot_product_threshold: float | None = None
+
+    def to_dict(self) -> dict[str, float | None]:
+        return {
+            "target_fpr": self.target_fpr,
+            "threshold": self.threshold,
+            "fpr": self.fpr,
+            "tpr": self.tpr,
+            "dot_product_threshold": self.dot_product_threshold,
+        }
+
+
+def operating_point(normal_scores: Any, attack_scores: Any, target_fpr: float) -> OperatingPoint:
+    """The threshold that flags the most attacks while flagging at most ``target_fpr`` of normals.
+
+    The rule is "flag when score > threshold"; the threshold is the lowest normal score that
+    leaves at most ``floor(target_fpr * num_normal)`` normal scores above it. Lowering it
+    further would flag one more group of tied normal scores, over the budget.
+
+    Args:
+        normal_scores: (num_normal,) anomaly scores of normal logins.
+        attack_scores: (num_attack,) anomaly scores of attacks.
+        target_fpr: Budget of false alarms, in [0, 1).
+
+    Returns:
+        The :class:`OperatingPoint` (without a dot-product threshold).
+
+    Raises:
+        ConfigError: ``target_fpr`` outside [0, 1) or no normal scores.
+
+    Example:
+        >>> point = operating_point(np.arange(100.0), [50.5, 95.5, 98.5, 99.5, 120.0], 0.01)
+        >>> point.threshold, point.fpr, point.tpr
+        (98.0, 0.01, 0.6)
+    """
+    if not 0.0 <= target_fpr < 1.0:
+        raise ConfigError(f"target_fpr must be in [0, 1), got {target_fpr}")
+    normal = np.sort(np.asarray(normal_scores, dtype=np.float64))
+    attack = np.asarray(attack_scores, dtype=np.float64)
+    if not len(normal):
+        raise ConfigError("an operating point needs at least one normal score")
+    candidates = np.unique(normal)
+    num_above = len(normal) - np.searchsorted(normal, candidates, side="right")
+    allowed = math.floor(target_fpr * len(normal) + 1e-9)
+    # num_above falls as the candidate rises, and is 0 at the largest: the first fit exists.
+    index = int(np.argmax(num_above <= allowed))
+    threshold = float(candidates[index])
+    tpr = float((attack > threshold).mean()) if len(attack) else float("nan")
+    return OperatingPoint(float(target_fpr), threshold, float(num_above[index] / len(normal)), tpr)
+
+
+@dataclass(frozen=True)
+class ScorerResult:
+    """How one scorer did on one attack set."""
+
+    scorer: str
+    roc_auc: float
+    points: tuple[OperatingPoint, ...]
+
+    def point(self, target_fpr: float) -> OperatingPoint:
+        """The operating point for ``target_fpr``."""
+        for p in self.points:
+            if math.isclose(p.target_fpr, target_fpr):
+                return p
+        raise KeyError(target_fpr)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scorer": self.scorer,
+            "roc_auc": self.roc_auc,
+            "operating_points": [p.to_dict() for p in self.points],
+        }
+
+
+@dataclass
+class AttackResult:
+    """All scorers on one attack set (normal logins vs this set's attacks)."""
+
+    name: str
+    source: str
+    num_attack: int
+    num_unknown_entities: int
+    results: list[ScorerResult]
+
+    def result(self, scorer: str) -> ScorerResult:
+        for r in self.results:
+            if r.scorer == scorer:
+                return r
+        raise KeyError(scorer)
+
+    @property
+    def best_baseline(self) -> ScorerResult | None:
+        """The baseline with the highest ROC AUC (``None`` if there are none)."""
+        baselines = [r for r in self.results if r.scorer != MODEL]
+        return max(baselines, key=lambda r: r.roc_auc) if baselines else None
+
+    def to_dict(self) -> dict[str, Any]:
+        best = self.best_baseline
+        model = next((r for r in self.results if r.scorer == MODEL), None)
+        return {
+            "name": self.name,
+            "source": self.source,
+            "rows": self.num_attack,
+            "unknown_entities": self.num_unknown_entities,
+            "results": [r.to_dict() for r in self.results],
+            "best_baseline": best.scorer if best else None,
+            "model_auc_minus_best_baseline": (model.roc_auc - best.roc_auc) if (model and best) else None,
+        }
+
+
+@dataclass
+class Report:
+    """The evaluation of a model and the baselines on several attack sets.
+
+    Attributes:
+        attacks: One :class:`AttackResult` per attack set, in the order given.
+        scorers: ``{name: description}`` of every scorer, the model first.
+        target_fprs: The false-alarm budgets of the operating points.
+        meta: Provenance: normal data, training data, model, timings, versions.
+    """
+
+    attacks: list[AttackResult]
+    scorers: dict[str, str]
+    target_fprs: tuple[float, ...]
+    meta: dict[str, Any]
+    normal_scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    attack_scores: dict[tuple[str, str], np.ndarray] = field(default_factory=dict, repr=False)
+    plots: dict[str, str] = field(default_factory=dict)
+
+    def attack(self, name: str) -> AttackResult:
+        """The result of the attack set ``name``."""
+        for a in self.attacks:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report (see ``docs/evaluation.md`` for the schema)."""
+        return {
+            "format": REPORT_FORMAT,
+            "format_version": REPORT_FORMAT_VERSION,
+            **self.meta,
+            "target_fprs": list(self.target_fprs),
+            "scorers": [{"name": n, "description": d} for n, d in self.scorers.items()],
+            "attacks": [a.to_dict() for a in self.attacks],
+            "plots": dict(self.plots),
+        }
+
+    # -- output --------------------------------------------------------------------------
+
+    def _rows(self) -> list[tuple[str, str, str, list[str], list[str], bool]]:
+        """(attack, scorer, auc, tprs, thresholds, best) cells for the tables."""
+        rows = []
+        for a in self.attacks:
+            best_auc = max(r.roc_auc for r in a.results)
+            for r in a.results:
+                tprs = [f"{100 * r.point(f).tpr:.1f} %" for f in self.target_fprs]
+                thresholds = []
+                for f in self.target_fprs:
+                    p = r.point(f)
+                    text = f"{p.threshold + 0.0:.4g}"  # + 0.0 prints -0.0 as 0
+                    if p.dot_product_threshold is not None:
+                        text += f" (dot < {p.dot_product_threshold + 0.0:.4g})"
+                    if p.fpr < 0.5 * f:
+                        text += f" [FPR {100 * p.fpr:.1f} %]"
+                    thresholds.append(text)
+                rows.append((a.name, r.scorer, f"{r.roc_auc:.4f}", tprs, thresholds, r.roc_auc == best_auc))
+        return rows
+
+    def _headers(self) -> list[str]:
+        fprs = [f"{100 * f:g} %" for f in self.target_fprs]
+        return (
+            ["attack set", "scorer", "ROC AUC"]
+            + [f"TPR @ {f} FPR" for f in fprs]
+            + [f"threshold @ {f} FPR" for f in fprs]
+        )
+
+    def table(self) -> Any:
+        """A :class:`rich.table.Table` of every attack set and scorer (best AUC in bold)."""
+        from rich.table import Table
+
+        normal = self.meta.get("normal", {})
+        table = Table(
+            title="IP Insights vs baselines (anomaly score: higher = more suspicious)",
+            caption=f"{normal.get('rows', '?')} normal logins; flag when score > threshold; "
+            f"the model's score is -dot_product",
+        )
+        for i, header in enumerate(self._headers()):
+            table.add_column(header, justify="left" if i < 2 else "right", no_wrap=i < 3)
+        previous = None
+        for attack, scorer, auc, tprs, thresholds, best in self._rows():
+            if previous is not None and attack != previous:
+                table.add_section()
+            shown = attack if attack != previous else ""
+            table.add_row(shown, scorer, f"[bold]{auc}[/bold]" if best else auc, *tprs, *thresholds)
+            previous = attack
+        return table
+
+    def markdown_table(self) -> str:
+        """The same table as GitHub Markdown (best AUC per attack set in bold)."""
+        headers = self._headers()
+        lines = [
+            "| " + " | ".join(headers) + " |",
+            "|" + "|".join(["---"] * 2 + ["---:"] * (len(headers) - 2)) + "|",
+        ]
+        for attack, scorer, auc, tprs, thresholds, best in self._rows():
+            cells = [attack, f"`{scorer}`", f"**{auc}**" if best else auc, *tprs, *thresholds]
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def print(self, console: Any = None) -> None:
+        """Print the table (to a rich console; a wide one when stdout is not a terminal)."""
+        from rich.console import Console
+
+        if console is None:
+            console = Console()
+            if not console.is_terminal:
+                console = Console(width=160)
+        console.print(self.table())
+
+    def write_json(self, path: str | os.PathLike[str]) -> Path:
+        """Write :meth:`to_dict` as JSON (NaN written as ``null``). Returns the path."""
+        path = Path(path)
+        path.write_text(json.dumps(_finite(self.to_dict()), indent=2) + "\n")
+        return path
+
+    def plot(self, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+        """Write one PNG per attack set; returns ``{attack: path}``.
+
+        Left: histograms of the model's anomaly score (``-dot_product``) for normal logins and
+        attacks, with the 1 % and 10 % FPR thresholds. Right: ROC curves of the model and every
+        baseline, false-positive rate on a log scale (the low-FPR end is where alerts are paid for).
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for a in self.attacks:
+            path = out / f"evaluation_{_file_name(a.name)}.png"
+            _plot_attack(self, a, path)
+            paths[a.name] = path
+            self.plots[a.name] = path.name
+        return paths
+
+    def write(self, out_dir: str | os.PathLike[str], *, plots: bool = True) -> dict[str, Path]:
+        """Write the PNGs (unless ``plots=False``) and ``report.json`` into ``out_dir``.
+
+        Returns:
+            ``{"report.json": path, <attack>: png path, ...}``.
+        """
+        out = Path(out_dir)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"output directory {out} cannot be created: {exc.strerror or exc}") from None
+        written: dict[str, Path] = dict(self.plot(out)) if plots else {}
+        written["report.json"] = self.write_json(out / "report.json")
+        return written
+
+
+def _finite(value: Any) -> Any:
+    """JSON cannot hold NaN or infinities: write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _file_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "attack"
+
+
+def _plot_attack(report: Report, attack: AttackResult, path: Path) -> None:
+    from matplotlib.figure import Figure  # the Agg canvas, without pyplot's global state
+
+    fig = Figure(figsize=(13, 5), dpi=100, layout="constrained")
+    hist_ax, roc_ax = fig.subplots(1, 2, width_ratios=[1.15, 1])
+    fig.suptitle(f"attack set: {attack.name} ({attack.num_attack} attacks)")
+
+    if MODEL in report.normal_scores:
+        normal = report.normal_scores[MODEL]
+        attacked = report.attack_scores[(attack.name, MODEL)]
+        both = np.concatenate([normal, attacked])
+        low, high = np.percentile(both, [0.1, 99.9]) if len(both) else (0.0, 1.0)
+        bins = np.linspace(low, high if high > low else low + 1.0, 80)
+        hist_ax.hist(
+            np.clip(normal, low, high),
+            bins=bins,
+            density=True,
+            alpha=0.55,
+            label=f"normal ({len(normal)})",
+            color="tab:blue",
+        )
+        hist_ax.hist(
+            np.clip(attacked, low, high),
+            bins=bins,
+            density=True,
+            alpha=0.55,
+            label=f"attack ({len(attacked)})",
+            color="tab:red",
+        )
+        model = attack.result(MODEL)
+        for p, style in zip(model.points, ("--", ":"), strict=False):
+            hist_ax.axvline(
+                p.threshold,
+                color="black",
+                linestyle=style,
+                linewidth=1,
+                label=f"{100 * p.target_fpr:g} % FPR: -dot > {p.threshold:.3g} (TPR {100 * p.tpr:.1f} %)",
+            )
+        hist_ax.set_xlabel("anomaly score = -dot_product (higher = more suspicious; outliers at the edges)")
+        hist_ax.set_ylabel("density")
+        hist_ax.set_title(f"IP Insights, ROC AUC {model.roc_auc:.4f}")
+        hist_ax.legend(loc="upper right", fontsize=8)
+    else:
+        hist_ax.set_axis_off()
+
+    # A step curve: at each false-alarm budget, the most attacks a threshold flags within it.
+    # (Straight segments between ROC points would assume random tie-breaking, which no rule does.)
+    grid = np.logspace(-5, 0, 500)
+    for name in report.scorers:
+        if (attack.name, name) not in report.attack_scores:
+            continue
+        normal, attacked = report.normal_scores[name], report.attack_scores[(attack.name, name)]
+        labels = np.concatenate([np.zeros(len(normal)), np.ones(len(attacked))])
+        fpr, tpr, _ = roc_curve(labels, np.concatenate([normal, attacked]), drop_intermediate=False)
+        reachable = tpr[np.maximum(np.searchsorted(fpr, grid, side="right") - 1, 0)]
+        width = 2.2 if name == MODEL else 1.2
+        auc = attack.result(name).roc_auc
+        roc_ax.plot(grid, reachable, drawstyle="steps-post", linewidth=width, label=f"{name} (AUC {auc:.4f})")
+    for f in report.target_fprs:
+        roc_ax.axvline(f, color="grey", linestyle=":", linewidth=0.8)
+    roc_ax.set_xscale("log")
+    roc_ax.set_xlim(1e-4, 1.0)
+    roc_ax.set_ylim(0.0, 1.01)
+    roc_ax.set_xlabel("false-positive rate: normal logins flagged (log scale)")
+    roc_ax.set_ylabel("true-positive rate: attacks flagged")
+    roc_ax.set_title("ROC curves")
+    roc_ax.grid(True, alpha=0.3)
+    roc_ax.legend(loc="lower right", fontsize=8)
+    fig.savefig(path, format="png")
+
+
+# ---------------------------------------------------------------------------------------------
+# The evaluation
+
+
+def _load_pairs(source: Any, name: str) -> tuple[Pairs, str]:
+    """Pairs and a description of where they came from (a path, a DataFrame or Pairs)."""
+    if isinstance(source, str | os.PathLike):
+        return read_pairs(source, max_bad_fraction=0.01), str(source)
+    if isinstance(source, Pairs):
+        return source, source.report.source
+    return _as_pairs(source, name), f"{name} DataFrame"
+
+
+def _load_ranges(ranges: Any) -> Any:
+    if ranges is None or hasattr(ranges, "row_of"):
+        return ranges
+    from ipinsights.generate import RangeTable
+
+    if str(ranges) == "builtin":
+        return RangeTable.builtin()
+    return RangeTable.from_file(ranges)
+
+
+def _auc(normal: np.ndarray, attack: np.ndarray) -> float:
+    if not len(normal) or not len(attack):
+        return float("nan")
+    labels = np.concatenate([np.zeros(len(normal)), np.ones(len(attack))])
+    return float(roc_auc_score(labels, np.concatenate([normal, attack])))
+
+
+def evaluate(
+    model: Any,
+    normal: Any,
+    attacks: Mapping[str, Any],
+    train: Any,
+    ranges: Any = None,
+    *,
+    baselines: Sequence[Scorer] | None = None,
+    target_fprs: Sequence[float] = DEFAULT_FPRS,
+) -> Report:
+    """Score normal logins and each attack set with the model and the baselines; compare.
+
+    Args:
+        model: A trained :class:`~ipinsights.estimator.IPInsights`, a model directory, or
+            ``None`` to evaluate the baselines alone.
+        normal: Normal logins: a DataFrame (``entity``, ``ip``), :class:`Pairs`, or a CSV path.
+        attacks: ``{name: attack pairs}``, each in one of the same forms.
+        train: The training logins (the baselines are fitted on them): same forms.
+        ranges: Range table for the ASN back-off baseline: a ``RangeTable``, a file, or
+            ``"builtin"``; ``None`` leaves that baseline out.
+        baselines: Scorers to use instead of :func:`~ipinsights.baselines.default_baselines`.
+        target_fprs: False-alarm budgets of the operating points.
+
+    Returns:
+        A :class:`Report`; print it with :meth:`Report.print`, save it with :meth:`Report.write`.
+
+    Raises:
+        DataError: An input is empty or unreadable.
+        ConfigError: No attack sets, or a target FPR outside [0, 1).
+
+    Example:
+        >>> report = evaluate(model, test_frame, {"random_range": attack_frame}, train_frame)  # doctest: +SKIP
+        >>> report.attack("random_range").result("ip_insights").roc_auc  # doctest: +SKIP
+        0.986
+    """
+    if not attacks:
+        raise ConfigError("evaluate needs at least one attack set, e.g. {'random_range': frame}")
+    for f in target_fprs:
+        if not 0.0 <= f < 1.0:
+            raise ConfigError(f"target_fprs must be in [0, 1), got {f}")
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    if isinstance(model, str | os.PathLike):
+        from ipinsights.estimator import IPInsights
+
+        model = IPInsights.load(model)
+    normal_pairs, normal_source = _load_pairs(normal, "normal")
+    attack_pairs = {name: _load_pairs(source, f"attack {name}") for name, source in attacks.items()}
+    train_pairs, train_source = _load_pairs(train, "train")
+    ranges = _load_ranges(ranges)
+    timings["read_seconds"] = time.perf_counter() - started
+
+    # Every scorer sees one concatenation of all pairs, so the normal logins are scored once.
+    names = list(attack_pairs)
+    parts = [normal_pairs] + [attack_pairs[n][0] for n in names]
+    bounds = np.cumsum([0] + [len(p) for p in parts])
+    everything = Pairs(
+        np.concatenate([p.entity_hash for p in parts]),
+        np.concatenate([p.ip_hi for p in parts]),
+        np.concatenate([p.ip_lo for p in parts]),
+        normal_pairs.report,
+    )
+
+    scores: dict[str, np.ndarray] = {}
+    descriptions: dict[str, str] = {}
+    known = np.ones(len(everything), dtype=bool)
+    if model is not None:
+        clock = time.perf_counter()
+        result = model.score_hashed(everything.entity_hash, everything.ip_hi, everything.ip_lo)
+        scores[MODEL] = -result.dot_product.astype(np.float64)
+        known = result.known_entity
+        descriptions[MODEL] = "IP Insights: -dot_product"
+        timings["model_seconds"] = time.perf_counter() - clock
+    scorers = list(baselines) if baselines is not None else default_baselines(ranges)
+    for scorer in scorers:
+        clock = time.perf_counter()
+        scores[scorer.name] = np.asarray(scorer.fit(train_pairs).score(everything), dtype=np.float64)
+        descriptions[scorer.name] = scorer.description
+        timings[f"{scorer.name}_seconds"] = time.perf_counter() - clock
+
+    normal_scores = {n: s[: bounds[1]] for n, s in scores.items()}
+    attack_scores: dict[tuple[str, str], np.ndarray] = {}
+    results = []
+    for i, attack_name in enumerate(names):
+        lo, hi = bounds[i + 1], bounds[i + 2]
+        rows = []
+        for scorer_name, s in scores.items():
+            attack_scores[(attack_name, scorer_name)] = s[lo:hi]
+            points = []
+            for f in target_fprs:
+                p = operating_point(normal_scores[scorer_name], s[lo:hi], f)
+                if scorer_name == MODEL:
+                    p = OperatingPoint(p.target_fpr, p.threshold, p.fpr, p.tpr, -p.threshold)
+                points.append(p)
+            rows.append(ScorerResult(scorer_name, _auc(normal_scores[scorer_name], s[lo:hi]), tuple(points)))
+        results.append(
+            AttackResult(
+                attack_name, attack_pairs[attack_name][1], int(hi - lo), int((~known[lo:hi]).sum()), rows
+            )
+        )
+    timings["total_seconds"] = time.perf_counter() - started
+
+    from ipinsights import __version__
+
+    meta: dict[str, Any] = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "ipinsights_version": __version__,
+        "normal": {
+            "source": normal_source,
+            "rows": len(normal_pairs),
+            "unknown_entities": int((~known[: bounds[1]]).sum()),
+        },
+        "train": {"source": train_source, "rows": len(train_pairs)},
+        "ranges": getattr(ranges, "source", None),
+        "model": _model_summary(model),
+        "machine": {
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "usable_cpus": len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count(),
+        },
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+    }
+    return Report(
+        results, descriptions, tuple(float(f) for f in target_fprs), meta, normal_scores, attack_scores
+    )
+
+
+def _model_summary(model: Any) -> dict[str, Any] | None:
+    if model is None:
+        return None
+    meta = getattr(model, "meta_", {}) or {}
+    return {
+        "hyperparameters": model.hyperparameters.to_dict(),
+        "ip_encoder": getattr(model, "ip_encoder", None),
+        "seed": meta.get("seed"),
+        "epochs_completed": meta.get("epochs_completed"),
+        "metrics": meta.get("metrics"),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def _parse_attack(item: str) -> tuple[str, str]:
+    name, sep, path = item.partition("=")
+    if not sep or not name.strip() or not path.strip():
+        raise ConfigError(
+            f"--attack expects NAME=PATH, got {item!r} (e.g. --attack random_range=attack_random_range.csv)"
+        )
+    return name.strip(), path.strip()
+
+
+def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``ipinsights evaluate`` to the CLI's subcommands."""
+    p = subparsers.add_parser(
+        "evaluate",
+        help="compare a trained model with training-free baselines on attack sets",
+        description="Score normal logins and one or more attack sets with a trained model and with "
+        "baselines that need no training (new IP, same /24 and /16 counts, hierarchical back-off); "
+        "print ROC AUC, the share of attacks flagged at 1 %% and 10 %% of normal logins flagged and "
+        "the thresholds; write report.json and one PNG per attack set. See docs/evaluation.md.",
+    )
+    p.add_argument(
+        "--model-dir",
+        required=True,
+        metavar="DIR",
+        help="a model directory written by ipinsights train (required)",
+    )
+    p.add_argument(
+        "--normal",
+        required=True,
+        metavar="PATH",
+        help="normal logins, headerless entity,ip CSV such as test.csv (required)",
+    )
+    p.add_argument(
+        "--attack",
+        action="append",
+        required=True,
+        metavar="NAME=PATH",
+        help="an attack set as name=CSV file; repeat for several (required)",
+    )
+    p.add_argument(
+        "--train",
+        required=True,
+        metavar="PATH",
+        help="the training logins, which the baselines count (required)",
+    )
+    p.add_argument(
+        "--ranges",
+        default=None,
+        metavar="FILE",
+        help="IPv4 range table (iptoasn TSV, ip-location-db CSV, .npz, or 'builtin') for the ASN back-off "
+        "baseline (default: none, that baseline is left out)",
+    )
+    p.add_argument(
+        "--out",
+        default="evaluation",
+        metavar="DIR",
+        help="where to write report.json and the PNGs (default: %(default)s)",
+    )
+    p.add_argument("--no-plots", action="store_true", help="skip the PNGs (default: off)")
+    p.add_argument(
+        "--device", default="cpu", help="auto, cpu or cuda, for scoring with the model (default: %(default)s)"
+    )
+    p.set_defaults(run=_run_evaluate)
+    return p
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from ipinsights.estimator import IPInsights
+
+    attacks: dict[str, str] = {}
+    for item in args.attack:
+        name, path = _parse_attack(item)
+        if name in attacks:
+            raise ConfigError(f"--attack {name} is given twice; give each attack set a different name")
+        attacks[name] = path
+    for label, path in [
+        ("--normal", args.normal),
+        ("--train", args.train),
+        *((f"--attack {n}", p) for n, p in attacks.items()),
+    ]:
+        if not Path(path).exists():
+            raise DataError(f"{label} {path}: no such file or directory")
+    model = IPInsights.load(args.model_dir, device=args.device)
+    report = evaluate(model, args.normal, attacks, args.train, args.ranges)
+    report.meta["model"]["model_dir"] = str(args.model_dir)
+    report.print()
+    written = report.write(args.out, plots=not args.no_plots)
+    print(f"wrote {', '.join(str(p) for p in written.values())}")
+    return 0
