@@ -9,13 +9,7 @@ from ipinsights.demo import FAST, DemoSettings
 
 ATTACKS = ["random_range", "random_ipv4", "other_users", "nearby_ranges"]
 
-# Runs the CLI with evaluate and demo registered, whether or not cli.py lists them yet.
-CLI = (
-    "import sys; from ipinsights import cli\n"
-    "for entry in [('ipinsights.evaluate', 'add_evaluate_parser'), ('ipinsights.demo', 'add_demo_parser')]:\n"
-    "    cli._EXTRA_COMMANDS.append(entry) if entry not in cli._EXTRA_COMMANDS else None\n"
-    "sys.exit(cli.main(sys.argv[1:]))\n"
-)
+CLI = "import sys; from ipinsights import cli; sys.exit(cli.main(sys.argv[1:]))"
 
 
 def run_cli(*args, cwd):
@@ -68,13 +62,9 @@ def test_the_fast_demo_writes_a_report_folder_and_names_it_last(tmp_path):
 
 @pytest.fixture
 def cli(monkeypatch):
-    """The CLI in this process, with evaluate and demo registered (whether or not cli.py lists them yet)."""
+    """The CLI in this process."""
     from ipinsights import cli
 
-    extra = [("ipinsights.evaluate", "add_evaluate_parser"), ("ipinsights.demo", "add_demo_parser")]
-    monkeypatch.setattr(
-        cli, "_EXTRA_COMMANDS", [*cli._EXTRA_COMMANDS, *(e for e in extra if e not in cli._EXTRA_COMMANDS)]
-    )
     monkeypatch.setenv("COLUMNS", "200")
     return cli
 

@@ -13,13 +13,7 @@ from ipinsights.evaluate import MODEL, evaluate, operating_point
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Runs the CLI with evaluate and demo registered, whether or not cli.py lists them yet.
-CLI = (
-    "import sys; from ipinsights import cli\n"
-    "for entry in [('ipinsights.evaluate', 'add_evaluate_parser'), ('ipinsights.demo', 'add_demo_parser')]:\n"
-    "    cli._EXTRA_COMMANDS.append(entry) if entry not in cli._EXTRA_COMMANDS else None\n"
-    "sys.exit(cli.main(sys.argv[1:]))\n"
-)
+CLI = "import sys; from ipinsights import cli; sys.exit(cli.main(sys.argv[1:]))"
 
 
 def run_cli(*args, cwd):
@@ -196,9 +190,6 @@ def test_the_evaluate_command_compares_a_trained_model_with_the_baselines(small_
 def test_the_evaluate_command_explains_a_malformed_attack_option(small_data, tmp_path, monkeypatch, capsys):
     from ipinsights import cli
 
-    monkeypatch.setattr(
-        cli, "_EXTRA_COMMANDS", [*cli._EXTRA_COMMANDS, ("ipinsights.evaluate", "add_evaluate_parser")]
-    )
     args = [
         "evaluate",
         "--model-dir",

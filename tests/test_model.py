@@ -37,7 +37,7 @@ def test_bit_features_make_every_ipv4_address_distinct():
 def test_the_network_maps_entities_and_any_address_to_vectors_of_vector_dim():
     torch.manual_seed(0)
     net = IPInsightsNet(50, 12, 2)
-    ok, hi, lo = parse_ips(["1.2.3.4", "8.8.8.8", "2001:db8::1"])
+    _ok, hi, lo = parse_ips(["1.2.3.4", "8.8.8.8", "2001:db8::1"])
     v = net.embed_ips(torch.from_numpy(hi), torch.from_numpy(lo))
     e = net.embed_entities(torch.tensor([0, 49, 7]))
     assert v.shape == e.shape == (3, 12) and torch.isfinite(v).all()

@@ -183,6 +183,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 _EXTRA_COMMANDS: list[tuple[str, str]] = [
     ("ipinsights.evaluate", "add_evaluate_parser"),
     ("ipinsights.demo", "add_demo_parser"),
+    ("ipinsights.serve", "add_serve_parser"),
 ]
 
 

@@ -29,8 +29,6 @@ from ipinsights.train import EpochCallback, PairTensors, train_network
 __all__ = ["IPInsights", "Scores", "resolve_device"]
 
 _STDOUT: Any = object()
-#: Fewest rows per scoring thread in one batch; see :meth:`IPInsights.score_hashed`.
-_MIN_ROWS_PER_THREAD = 8
 
 
 class Scores(NamedTuple):
@@ -231,33 +229,25 @@ class IPInsights:
     ) -> Scores:
         """Score pairs already hashed and parsed (see :mod:`ipinsights.data`).
 
-        A pair's score does not depend on the other pairs of the call (bit for bit on a given
-        machine): batches are padded to at least 8 rows per PyTorch thread, as the CPU
-        matrix-multiply kernels round differently when a thread gets fewer rows.
+        A pair's score can differ in the last bits (about 1e-7) with the other pairs of the
+        call: the CPU matrix-multiply kernels round a row differently by batch size and position.
 
         Returns:
             :class:`Scores` with dot products, known-entity flags and, with ``embeddings=True``,
             the entity and IP vectors.
         """
         net = self._require_net()
-        num_pairs = len(entity_hash)
+        n = len(entity_hash)
         dim = self.hyperparameters.vector_dim
         rows = entity_rows(entity_hash, self.hyperparameters.num_entity_vectors)
         hi, lo = np.asarray(ip_hi, np.int64), np.asarray(ip_lo, np.int64)
-        min_batch = _MIN_ROWS_PER_THREAD * torch.get_num_threads()
-        if 0 < num_pairs < min_batch:
-            repeat = np.arange(min_batch) % num_pairs
-            rows, hi, lo = rows[repeat], hi[repeat], lo[repeat]
-        n = len(rows)
         rows_t, hi_t, lo_t = torch.from_numpy(rows), torch.from_numpy(hi), torch.from_numpy(lo)
         dot = np.empty(n, np.float32)
         entity_vectors = np.empty((n, dim), np.float32) if embeddings else None
         ip_vectors = np.empty((n, dim), np.float32) if embeddings else None
         # Chunks of ~16k pairs keep every temporary below glibc's mmap threshold (32 MiB), so its
         # memory is reused instead of being mapped and zeroed afresh: 2-3x faster than 256k.
-        chunk = max(chunk, min_batch)
         for start in range(0, n, chunk):
-            start = min(start, max(0, n - min_batch))  # a short last chunk overlaps the one before
             stop = min(start + chunk, n)
             e = net.embed_entities(rows_t[start:stop].to(self.device))  # (chunk, dim)
             v = net.embed_ips(hi_t[start:stop].to(self.device), lo_t[start:stop].to(self.device))
@@ -265,12 +255,7 @@ class IPInsights:
             if entity_vectors is not None and ip_vectors is not None:
                 entity_vectors[start:stop] = e.cpu().numpy()
                 ip_vectors[start:stop] = v.cpu().numpy()
-        return Scores(
-            dot[:num_pairs],
-            self.known_hashes(entity_hash),
-            entity_vectors[:num_pairs] if entity_vectors is not None else None,
-            ip_vectors[:num_pairs] if ip_vectors is not None else None,
-        )
+        return Scores(dot, self.known_hashes(entity_hash), entity_vectors, ip_vectors)
 
     def score(self, entities: Sequence[str], ips: Sequence[str]) -> np.ndarray:
         """The raw ``dot_product`` of each (entity, ip) pair: high = usual, low = anomalous.

@@ -1,0 +1,357 @@
+"""Serving and batch-scoring speed: ``python benchmarks/serve_bench.py``.
+
+Measures, for a model with ``num_entity_vectors=100000 vector_dim=128`` (untrained: scoring
+speed does not depend on the weights):
+
+* single-pair ``POST /invocations`` (CSV in, JSON out): latency p50 / p99 and requests/s at
+  concurrency 1, 8 and 32, for 1 and 2 worker processes;
+* pairs/s in 1,000-pair CSV requests (concurrency 8);
+* ``ipinsights predict`` pairs/s on a 1,000,000-row CSV file written as JSON Lines, end to end
+  (process start to exit) and for the scoring pipeline alone (read, parse, score, format, write).
+
+Load comes from ``wrk`` (``apt-get install wrk``), a C load generator that leaves the CPU to the
+server; without it, from a Python asyncio client in its own process (slower: it competes with the
+server for the same cores). The server's CPU time per request is read from ``/proc``, so that the
+capacity of an otherwise idle machine can be told apart from what a busy shared one gave.
+
+Prints a table and writes ``benchmarks/results/serve.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "serve.json"
+CLI = (
+    "import sys; from ipinsights import cli\n"
+    "entry = ('ipinsights.serve', 'add_serve_parser')\n"
+    "cli._EXTRA_COMMANDS.append(entry) if entry not in cli._EXTRA_COMMANDS else None\n"
+    "sys.exit(cli.main(sys.argv[1:]))\n"
+)
+NUM_ENTITY_VECTORS, VECTOR_DIM = 100_000, 128
+NUM_USERS = 60_000
+
+
+def logins(num_rows: int, seed: int) -> bytes:
+    """``user_i,a.b.c.d`` rows, each user in a /16 of its own."""
+    rng = np.random.default_rng(seed)
+    user = rng.integers(0, NUM_USERS, num_rows)
+    a, b = 11 + (user * 7) % 200, (user * 13) % 256
+    c, d = rng.integers(0, 256, num_rows), rng.integers(1, 255, num_rows)
+    return "".join(
+        f"user_{u},{p}.{q}.{r}.{s}\n"
+        for u, p, q, r, s in zip(user.tolist(), a.tolist(), b.tolist(), c.tolist(), d.tolist(), strict=True)
+    ).encode()
+
+
+def build_model(path: Path) -> Path:
+    """A full-size model, briefly trained (one epoch on 20k rows): the speed is that of any model."""
+    from ipinsights import IPInsights
+
+    if (path / "model.json").exists():
+        return path
+    train = path.parent / "train.csv"
+    train.write_bytes(logins(20_000, seed=1))
+    model = IPInsights(
+        num_entity_vectors=NUM_ENTITY_VECTORS, vector_dim=VECTOR_DIM, epochs=1, mini_batch_size=1000
+    )
+    return model.fit(train, log=None, progress=False).save(path)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its descendants (the worker processes)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        p = int(stat.parent.name)
+        parents[p] = int(fields[1])
+        times[p] = sum(int(x) for x in fields[11:13]) / tick  # utime, stime
+    family, total = {pid}, 0.0
+    for _ in range(4):  # descendants a few levels down
+        family |= {p for p, parent in parents.items() if parent in family}
+    for p in family:
+        total += times.get(p, 0.0)
+    return total
+
+
+class Server:
+    def __init__(self, model_dir: Path, workers: int, log: Path) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        with open(log, "wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", CLI, "serve", "--model-dir", str(model_dir), "--port", str(self.port),
+                 "--workers", str(workers)],
+                stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        import httpx
+
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"the server exited:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/ping", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        time.sleep(2 if workers > 1 else 0)  # let every worker finish loading
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+def wrk(url: str, body: bytes, concurrency: int, seconds: float, work: Path) -> dict[str, Any]:
+    script = work / "post.lua"
+    script.write_text(
+        f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "text/csv"\nwrk.body = [==[{body.decode()}]==]\n'
+    )
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency", "-s", str(script), f"{url}/invocations"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)\b", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: .*", out)
+    return {
+        "requests": requests,
+        "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50_ms": ms("50%"),
+        "p99_ms": ms("99%"),
+        "non_2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(0) if errors else "",
+    }
+
+
+_ASYNC_CLIENT = """
+import asyncio, json, sys, time, httpx
+url, body, concurrency, seconds = sys.argv[1], open(sys.argv[2], "rb").read(), int(sys.argv[3]), float(sys.argv[4])
+async def main():
+    latencies, bad = [], 0
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as client:
+        stop = time.perf_counter() + seconds
+        async def user():
+            nonlocal bad
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                r = await client.post(url + "/invocations", content=body, headers={"Content-Type": "text/csv"})
+                latencies.append(time.perf_counter() - t); bad += r.status_code != 200
+        started = time.perf_counter()
+        await asyncio.gather(*(user() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    print(json.dumps({"requests": len(latencies), "requests_per_s": len(latencies) / elapsed,
+        "p50_ms": 1e3 * latencies[len(latencies) // 2], "p99_ms": 1e3 * latencies[int(len(latencies) * 0.99)],
+        "non_2xx": bad, "socket_errors": ""}))
+asyncio.run(main())
+"""
+
+
+def async_client(url: str, body: bytes, concurrency: int, seconds: float, work: Path) -> dict[str, Any]:
+    path = work / "body.csv"
+    path.write_bytes(body)
+    out = subprocess.run(
+        [sys.executable, "-c", _ASYNC_CLIENT, url, str(path), str(concurrency), str(seconds)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return json.loads(out)
+
+
+def load(server: Server, body: bytes, concurrency: int, seconds: float, work: Path) -> dict[str, Any]:
+    generator = wrk if shutil.which("wrk") else async_client
+    before = cpu_seconds(server.process.pid)
+    result = generator(server.url, body, concurrency, seconds, work)
+    used = cpu_seconds(server.process.pid) - before
+    result["server_cpu_ms_per_request"] = 1e3 * used / max(1, result["requests"])
+    return result
+
+
+def bench_predict(model_dir: Path, work: Path, num_rows: int) -> dict[str, object]:
+    """``ipinsights predict`` end to end with PyTorch's default threads and with one thread, and
+    the in-process pipeline (read, parse, score, format, write) timed step by step for both."""
+    source, target = work / "pairs.csv", work / "scores.jsonl"
+    source.write_bytes(logins(num_rows, seed=2))
+    command = [sys.executable, "-m", "ipinsights.cli", "predict", "--model-dir", str(model_dir)]
+    results: dict[str, object] = {"rows": num_rows}
+    for threads in ("default", "1"):
+        env = {**os.environ, **({"OMP_NUM_THREADS": threads} if threads != "default" else {})}
+        started = time.perf_counter()
+        subprocess.run([*command, "--input", str(source), "--output", str(target)], check=True, env=env)
+        seconds = time.perf_counter() - started
+        if target.read_bytes().count(b"\n") != num_rows:
+            raise SystemExit(f"predict did not write {num_rows} lines")
+        pipeline = json.loads(
+            subprocess.run(
+                [sys.executable, "-c", _PIPELINE, str(model_dir), str(source), str(target)],
+                check=True, capture_output=True, text=True, env=env,
+            ).stdout
+        )  # fmt: skip
+        results[f"threads_{threads}"] = {
+            "end_to_end_s": seconds,
+            "end_to_end_pairs_per_s": num_rows / seconds,
+            "pipeline_s": sum(pipeline["steps_s"].values()),
+            "pipeline_pairs_per_s": num_rows / sum(pipeline["steps_s"].values()),
+            **pipeline,
+        }
+    return results
+
+
+_PIPELINE = """
+import json, sys, time
+from pathlib import Path
+import torch
+from ipinsights.estimator import IPInsights
+from ipinsights.inference import MediaType, format_predictions, parse_request
+model = IPInsights.load(sys.argv[1])
+steps = {}
+t = time.perf_counter(); body = Path(sys.argv[2]).read_bytes(); steps["read"] = time.perf_counter() - t
+t = time.perf_counter(); request = parse_request(body, "text/csv"); steps["parse"] = time.perf_counter() - t
+t = time.perf_counter()
+scores = model.score_hashed(request.entity_hash, request.ip_hi, request.ip_lo)
+steps["score"] = time.perf_counter() - t
+t = time.perf_counter()
+data = format_predictions(scores.dot_product, scores.known_entity, MediaType("application/jsonlines"),
+                          ok=request.ok, row=request.row, errors=request.errors)
+steps["format"] = time.perf_counter() - t
+t = time.perf_counter(); Path(sys.argv[3]).write_bytes(data); steps["write"] = time.perf_counter() - t
+print(json.dumps({"steps_s": steps, "torch_threads": torch.get_num_threads()}))
+"""
+
+
+def machine() -> dict[str, object]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError, StopIteration):
+        info = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "python": platform.python_version(),
+        "load_generator": "wrk" if shutil.which("wrk") else "python asyncio httpx client",
+        "http_parser": "httptools" if importlib.util.find_spec("httptools") else "h11",
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=10, help="duration of each load run (default: 10)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="*",
+        default=[1, 2],
+        help="worker counts, none: skip serving (default: 1 2)",
+    )
+    parser.add_argument(
+        "--predict-rows", type=int, default=1_000_000, help="rows for predict, 0: skip (default: 1e6)"
+    )
+    parser.add_argument("--model-dir", type=Path, default=None, help="reuse this model (default: build one)")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results (default: %(default)s)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="serve_bench_") as tmp:
+        work = Path(tmp)
+        model_dir = args.model_dir or build_model(work / "model")
+        results: dict[str, Any] = {"machine_before": machine(), "serve": [], "command": " ".join(sys.argv)}
+        single = logins(1, seed=3)
+        thousand = logins(1000, seed=4)
+        for workers in args.workers:
+            server = Server(model_dir, workers, work / f"server{workers}.log")
+            try:
+                for concurrency in (1, 8, 32):
+                    run = load(server, single, concurrency, args.seconds, work)
+                    results["serve"].append(
+                        {"workers": workers, "pairs_per_request": 1, "concurrency": concurrency, **run}
+                    )
+                    print(f"workers={workers} 1 pair   c={concurrency:<3} {run}", file=sys.stderr)
+                run = load(server, thousand, 8, args.seconds, work)
+                run["pairs_per_s"] = run["requests_per_s"] * 1000
+                results["serve"].append(
+                    {"workers": workers, "pairs_per_request": 1000, "concurrency": 8, **run}
+                )
+                print(f"workers={workers} 1000 pairs c=8 {run}", file=sys.stderr)
+            finally:
+                server.stop()
+        if args.predict_rows:
+            results["predict"] = bench_predict(model_dir, work, args.predict_rows)
+        results["machine_after"] = machine()
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    return 0
+
+
+def table(results: dict) -> str:
+    m = results["machine_before"]
+    lines = [
+        f"machine: {m['cpu']}, {m['cores']} cores, load average {m['load_average'][0]:.1f} before / "
+        f"{results['machine_after']['load_average'][0]:.1f} after; load from {m['load_generator']}; "
+        f"HTTP parser {m['http_parser']}",
+        "",
+        "| workers | request | concurrency | requests/s | pairs/s | p50 ms | p99 ms | server CPU ms/request | errors |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results["serve"]:
+        pairs = r["requests_per_s"] * r["pairs_per_request"]
+        lines.append(
+            f"| {r['workers']} | {r['pairs_per_request']} pair{'s' if r['pairs_per_request'] > 1 else ''} CSV "
+            f"| {r['concurrency']} | {r['requests_per_s']:,.0f} | {pairs:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
+            f"| {r['server_cpu_ms_per_request']:.2f} | {r['non_2xx']} |"
+        )
+    if "predict" not in results:
+        return "\n".join(lines)
+    p = results["predict"]
+    lines += [
+        "",
+        f"ipinsights predict, {p['rows']:,} rows, CSV file -> JSON Lines file:",
+        "",
+        "| torch threads | end to end s | end to end pairs/s | pipeline s | pipeline pairs/s | parse s | score s | format s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key in ("threads_default", "threads_1"):
+        r = p[key]
+        steps = r["steps_s"]
+        lines.append(
+            f"| {r['torch_threads']} | {r['end_to_end_s']:.1f} | {r['end_to_end_pairs_per_s']:,.0f} "
+            f"| {r['pipeline_s']:.2f} | {r['pipeline_pairs_per_s']:,.0f} | {steps['parse']:.2f} "
+            f"| {steps['score']:.2f} | {steps['format']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
