@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import SMALL_HP
+
 from ipinsights import ArtifactError, IPInsights
 
 

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import SMALL_HP
+
 from ipinsights.metrics import METRIC_REGEXES
 
 ROOT = Path(__file__).resolve().parent.parent
