@@ -49,7 +49,7 @@ def main() -> None:
         started = time.perf_counter()
         model = IPInsights(**EXAMPLE, epochs=args.epochs, ip_encoder=design, seed=args.seed)
         model.fit(paths["train"], validation=paths["validation"], log=None, progress=False,
-                  callbacks=[lambda epoch, metrics: aucs.append(metrics["validation:discriminator_auc"])])
+                  callbacks=[lambda epoch, metrics, aucs=aucs: aucs.append(metrics["validation:discriminator_auc"])])
         seconds = time.perf_counter() - started
         normal = -model.score(test.entity.tolist(), test.ip.tolist())
         row = {"design": design, "validation_auc": aucs, "seconds": seconds,
