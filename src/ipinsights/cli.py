@@ -184,6 +184,7 @@ _EXTRA_COMMANDS: list[tuple[str, str]] = [
     ("ipinsights.evaluate", "add_evaluate_parser"),
     ("ipinsights.demo", "add_demo_parser"),
     ("ipinsights.serve", "add_serve_parser"),
+    ("ipinsights.tune._cli", "add_tune_arguments"),
 ]
 
 

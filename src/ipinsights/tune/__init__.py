@@ -1,0 +1,49 @@
+"""Automatic model tuning with SageMaker's tuning-job semantics, on Optuna.
+
+A job file with the fields of ``CreateHyperParameterTuningJob`` becomes trials that call the
+same public training API as a user would (``IPInsights(...).fit(...)``); no training logic lives
+here. The pipeline, one module per concept:
+
+``_config`` (the job file, validated) → ``_space`` (ranges and scaling types as Optuna
+distributions) → ``_job`` (the job in its storage; the worker loop that starts, watches and
+retries trial processes) → ``_trial`` (one trial process) with ``_early_stopping`` (the median
+rule) and ``_completion`` (completion criteria) → ``_records`` (trials as training jobs) →
+``_report`` (describe, list, analytics, plots, progress) → ``_cli``.
+
+Example:
+    >>> from ipinsights.tune import parse_job_config
+    >>> config = parse_job_config({
+    ...     "HyperParameterTuningJobName": "demo",
+    ...     "HyperParameterTuningJobConfig": {
+    ...         "Strategy": "Random",
+    ...         "ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2},
+    ...         "ParameterRanges": {"IntegerParameterRanges": [
+    ...             {"Name": "vector_dim", "MinValue": "8", "MaxValue": "64"}]},
+    ...         "RandomSeed": 1},
+    ...     "TrainingJobDefinition": {
+    ...         "StaticHyperParameters": {"num_entity_vectors": "100"},
+    ...         "InputDataConfig": {"train": "train.csv", "validation": "val.csv"}}})
+    >>> config.objective.metric_name, config.resource_limits.max_number_of_training_jobs
+    ('validation:discriminator_auc', 4)
+"""
+
+from ipinsights.tune._completion import check_completion
+from ipinsights.tune._config import TuningJobConfig, load_job_config, parse_job_config
+from ipinsights.tune._early_stopping import MedianRulePruner, median_rule_stops
+from ipinsights.tune._job import TuningJob, Worker, run_job
+from ipinsights.tune._report import analytics_rows, describe_job, list_training_jobs
+
+__all__ = [
+    "MedianRulePruner",
+    "TuningJob",
+    "TuningJobConfig",
+    "Worker",
+    "analytics_rows",
+    "check_completion",
+    "describe_job",
+    "list_training_jobs",
+    "load_job_config",
+    "median_rule_stops",
+    "parse_job_config",
+    "run_job",
+]

@@ -1,0 +1,997 @@
+"""The tuning job configuration: SageMaker's ``CreateHyperParameterTuningJob`` request, validated.
+
+A job file (JSON or YAML) has the reference's top-level fields and names::
+
+    HyperParameterTuningJobName: login-model
+    HyperParameterTuningJobConfig:
+      Strategy: Bayesian                  # Bayesian | Random | Hyperband | Grid
+      HyperParameterTuningJobObjective: {Type: Maximize, MetricName: validation:discriminator_auc}
+      ResourceLimits: {MaxNumberOfTrainingJobs: 20, MaxParallelTrainingJobs: 2}
+      ParameterRanges:
+        IntegerParameterRanges: [{Name: vector_dim, MinValue: 8, MaxValue: 256, ScalingType: Auto}]
+        ContinuousParameterRanges: [{Name: learning_rate, MinValue: 1e-4, MaxValue: 0.1}]
+        CategoricalParameterRanges: [{Name: mini_batch_size, Values: ["500", "1000"]}]
+      TrainingJobEarlyStoppingType: Auto  # Off | Auto
+      RandomSeed: 7
+    TrainingJobDefinition:
+      StaticHyperParameters: {num_entity_vectors: "20000", epochs: "5"}
+      InputDataConfig: {train: data/train.csv, validation: data/validation.csv}
+
+Every rule is checked here, before any trial starts; each error names the field (as a path such
+as ``HyperParameterTuningJobConfig.ParameterRanges.IntegerParameterRanges[0] (vector_dim)``), the
+rule, the value and the fix. Unknown keys are rejected with the closest valid name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ipinsights.config import HyperParameters
+from ipinsights.errors import ConfigError
+
+__all__ = [
+    "METRIC_DIRECTIONS",
+    "CategoricalRange",
+    "CompletionCriteria",
+    "ContinuousRange",
+    "EarlyStoppingType",
+    "IntegerRange",
+    "Objective",
+    "ObjectiveType",
+    "ParameterRange",
+    "ResourceLimits",
+    "ScalingType",
+    "Strategy",
+    "TuningJobConfig",
+    "WarmStart",
+    "WarmStartType",
+    "load_job_config",
+    "parse_job_config",
+]
+
+
+class Strategy(enum.StrEnum):
+    BAYESIAN = "Bayesian"
+    RANDOM = "Random"
+    HYPERBAND = "Hyperband"
+    GRID = "Grid"
+
+
+class ScalingType(enum.StrEnum):
+    AUTO = "Auto"
+    LINEAR = "Linear"
+    LOGARITHMIC = "Logarithmic"
+    REVERSE_LOGARITHMIC = "ReverseLogarithmic"
+
+
+class ObjectiveType(enum.StrEnum):
+    MAXIMIZE = "Maximize"
+    MINIMIZE = "Minimize"
+
+
+class EarlyStoppingType(enum.StrEnum):
+    OFF = "Off"
+    AUTO = "Auto"
+
+
+class WarmStartType(enum.StrEnum):
+    IDENTICAL_DATA_AND_ALGORITHM = "IdenticalDataAndAlgorithm"
+    TRANSFER_LEARNING = "TransferLearning"
+
+
+#: The metrics the trainer reports after every epoch, with their natural direction.
+METRIC_DIRECTIONS = {
+    "validation:discriminator_auc": ObjectiveType.MAXIMIZE,
+    "train:binary_classification_cross_entropy:epoch": ObjectiveType.MINIMIZE,
+    "train:binary_classification_accuracy:epoch": ObjectiveType.MAXIMIZE,
+    "train:throughput": ObjectiveType.MAXIMIZE,
+}
+
+#: The reference's limits.
+MAX_TUNABLE_PARAMETERS = 30
+MAX_CATEGORICAL_VALUES = 30
+MAX_TRAINING_JOBS = 750
+MAX_TRAINING_JOBS_RANDOM = 10_000
+MAX_PARALLEL_TRAINING_JOBS = 100
+MIN_RUNTIME_SECONDS, MAX_RUNTIME_SECONDS = 120, 15_768_000
+MIN_JOBS_NOT_IMPROVING = 3
+MAX_PARENT_JOBS = 5
+MAX_RETRY_ATTEMPTS = 30
+DEFAULT_RETRY_ATTEMPTS = 2
+_JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
+_CHANNELS = ("train", "validation")
+
+
+@dataclass(frozen=True)
+class IntegerRange:
+    name: str
+    min_value: int
+    max_value: int
+    scaling: ScalingType = ScalingType.AUTO
+
+
+@dataclass(frozen=True)
+class ContinuousRange:
+    name: str
+    min_value: float
+    max_value: float
+    scaling: ScalingType = ScalingType.AUTO
+
+
+@dataclass(frozen=True)
+class CategoricalRange:
+    name: str
+    values: tuple[str, ...]
+
+
+ParameterRange = IntegerRange | ContinuousRange | CategoricalRange
+
+
+@dataclass(frozen=True)
+class Objective:
+    type: ObjectiveType
+    metric_name: str
+
+    @property
+    def maximize(self) -> bool:
+        return self.type is ObjectiveType.MAXIMIZE
+
+
+@dataclass(frozen=True)
+class ResourceLimits:
+    max_number_of_training_jobs: int
+    max_parallel_training_jobs: int
+    max_runtime_in_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class CompletionCriteria:
+    target_objective_metric_value: float | None = None
+    max_number_of_training_jobs_not_improving: int | None = None
+    complete_on_convergence: bool = False
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    parents: tuple[str, ...]
+    type: WarmStartType
+
+
+@dataclass(frozen=True, kw_only=True)
+class TuningJobConfig:
+    """A validated tuning job. Build it with :func:`parse_job_config` or :func:`load_job_config`.
+
+    Attributes:
+        name: ``HyperParameterTuningJobName``.
+        strategy: The search strategy.
+        objective: Metric and direction.
+        ranges: The tuned hyperparameters (the recommended ranges when the file gives none).
+        resource_limits: Budget; ``max_number_of_training_jobs`` is already resolved (for Grid,
+            the number of valid combinations).
+        early_stopping: ``Auto`` applies the median rule after each epoch.
+        completion: ``TuningJobCompletionCriteria``.
+        random_seed: ``RandomSeed`` (drawn and recorded when the file gives none).
+        hyperband: ``(MinResource, MaxResource)`` in epochs, for Strategy Hyperband.
+        static_hyperparameters: Hyperparameters that are not tuned, as given (strings allowed).
+        channels: ``train`` and optionally ``validation``: paths to files or directories.
+        warm_start: Parent jobs whose results seed this search.
+        max_retry_attempts: How often a training job whose process died is run again.
+        seed: Training seed of every trial (same for all, so that trials differ only by their
+            hyperparameters).
+        device: ``auto``, ``cpu`` or ``cuda`` for the trials.
+        max_bad_fraction: The trainer's bad-row tolerance.
+        default_ranges: True when ``ranges`` are the recommended ones.
+        random_seed_given: False when ``random_seed`` was drawn because the file had none.
+    """
+
+    name: str
+    strategy: Strategy
+    objective: Objective
+    ranges: tuple[ParameterRange, ...]
+    resource_limits: ResourceLimits
+    early_stopping: EarlyStoppingType = EarlyStoppingType.OFF
+    completion: CompletionCriteria = CompletionCriteria()
+    random_seed: int = 0
+    hyperband: tuple[int, int] | None = None
+    static_hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    channels: Mapping[str, str] = field(default_factory=dict)
+    warm_start: WarmStart | None = None
+    max_retry_attempts: int = DEFAULT_RETRY_ATTEMPTS
+    seed: int = 0
+    device: str = "auto"
+    max_bad_fraction: float = 0.01
+    default_ranges: bool = False
+    random_seed_given: bool = field(default=True, compare=False)
+
+    @property
+    def tuned_names(self) -> list[str]:
+        return [r.name for r in self.ranges]
+
+    @property
+    def epochs(self) -> int:
+        """Epochs of a full trial (``MaxResource`` for Hyperband; otherwise static or default)."""
+        if self.hyperband is not None:
+            return self.hyperband[1]
+        value = self.static_hyperparameters.get("epochs")
+        default: int = HyperParameters.__dataclass_fields__["epochs"].default  # type: ignore[assignment]
+        return int(float(value)) if value is not None else default
+
+    def to_dict(self) -> dict[str, Any]:
+        """The job as a request document with the reference's names (round-trips via parse)."""
+        integer = [
+            {
+                "Name": r.name,
+                "MinValue": str(r.min_value),
+                "MaxValue": str(r.max_value),
+                "ScalingType": str(r.scaling),
+            }
+            for r in self.ranges
+            if isinstance(r, IntegerRange)
+        ]
+        continuous = [
+            {
+                "Name": r.name,
+                "MinValue": repr(r.min_value),
+                "MaxValue": repr(r.max_value),
+                "ScalingType": str(r.scaling),
+            }
+            for r in self.ranges
+            if isinstance(r, ContinuousRange)
+        ]
+        categorical = [
+            {"Name": r.name, "Values": list(r.values)} for r in self.ranges if isinstance(r, CategoricalRange)
+        ]
+        limits: dict[str, Any] = {
+            "MaxNumberOfTrainingJobs": self.resource_limits.max_number_of_training_jobs,
+            "MaxParallelTrainingJobs": self.resource_limits.max_parallel_training_jobs,
+        }
+        if self.resource_limits.max_runtime_in_seconds is not None:
+            limits["MaxRuntimeInSeconds"] = self.resource_limits.max_runtime_in_seconds
+        job: dict[str, Any] = {
+            "Strategy": str(self.strategy),
+            "HyperParameterTuningJobObjective": {
+                "Type": str(self.objective.type),
+                "MetricName": self.objective.metric_name,
+            },
+            "ResourceLimits": limits,
+            "ParameterRanges": {
+                "IntegerParameterRanges": integer,
+                "ContinuousParameterRanges": continuous,
+                "CategoricalParameterRanges": categorical,
+            },
+            "TrainingJobEarlyStoppingType": str(self.early_stopping),
+            "RandomSeed": self.random_seed,
+        }
+        if self.hyperband is not None:
+            job["StrategyConfig"] = {
+                "HyperbandStrategyConfig": {
+                    "MinResource": self.hyperband[0],
+                    "MaxResource": self.hyperband[1],
+                }
+            }
+        criteria: dict[str, Any] = {}
+        c = self.completion
+        if c.target_objective_metric_value is not None:
+            criteria["TargetObjectiveMetricValue"] = c.target_objective_metric_value
+        if c.max_number_of_training_jobs_not_improving is not None:
+            criteria["BestObjectiveNotImproving"] = {
+                "MaxNumberOfTrainingJobsNotImproving": c.max_number_of_training_jobs_not_improving
+            }
+        if c.complete_on_convergence:
+            criteria["ConvergenceDetected"] = {"CompleteOnConvergence": "Enabled"}
+        if criteria:
+            job["TuningJobCompletionCriteria"] = criteria
+        out: dict[str, Any] = {
+            "HyperParameterTuningJobName": self.name,
+            "HyperParameterTuningJobConfig": job,
+            "TrainingJobDefinition": {
+                "StaticHyperParameters": {k: str(v) for k, v in self.static_hyperparameters.items()},
+                "InputDataConfig": dict(self.channels),
+                "RetryStrategy": {"MaximumRetryAttempts": self.max_retry_attempts},
+                "Seed": self.seed,
+                "Device": self.device,
+                "MaxBadFraction": self.max_bad_fraction,
+            },
+        }
+        if self.warm_start is not None:
+            out["WarmStartConfig"] = {
+                "ParentHyperParameterTuningJobs": [
+                    {"HyperParameterTuningJobName": p} for p in self.warm_start.parents
+                ],
+                "WarmStartType": str(self.warm_start.type),
+            }
+        return out
+
+    def replace(self, **changes: Any) -> TuningJobConfig:
+        return dataclasses.replace(self, **changes)
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def load_job_config(
+    path: str | Path,
+    *,
+    name: str | None = None,
+    train: str | None = None,
+    validation: str | None = None,
+    seed_if_missing: int | None = None,
+) -> TuningJobConfig:
+    """Read and validate a job file (``.json``, ``.yaml`` or ``.yml``).
+
+    Relative data paths are taken relative to the file's folder. ``name``, ``train`` and
+    ``validation`` override the file (the command line's ``--name``, ``--train``,
+    ``--validation``); without a name in either, the file's stem is the job name.
+
+    Raises:
+        ConfigError: The file cannot be read or parsed, or breaks a rule.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"--config {path}: cannot read ({exc.strerror})") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--config {path}: not valid YAML ({exc})") from None
+    else:
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--config {path}: not valid JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise ConfigError(
+            f"--config {path}: expected a mapping with HyperParameterTuningJobConfig at the top"
+        )
+    document = dict(document)
+    if name is not None:
+        document["HyperParameterTuningJobName"] = name
+    document.setdefault("HyperParameterTuningJobName", path.stem)
+    definition = dict(_mapping(document.get("TrainingJobDefinition") or {}, "TrainingJobDefinition"))
+    channels = _channels(definition.get("InputDataConfig") or {}, "TrainingJobDefinition.InputDataConfig")
+    channels = {
+        k: str((path.parent / v).resolve()) if not Path(v).is_absolute() else v for k, v in channels.items()
+    }
+    for channel, value in (("train", train), ("validation", validation)):
+        if value is not None:
+            channels[channel] = str(Path(value).resolve())
+    definition["InputDataConfig"] = channels
+    document["TrainingJobDefinition"] = definition
+    return parse_job_config(document, seed_if_missing=seed_if_missing)
+
+
+def parse_job_config(document: Mapping[str, Any], *, seed_if_missing: int | None = None) -> TuningJobConfig:
+    """Validate a job document (the parsed JSON or YAML) and return the job.
+
+    Args:
+        document: The request, with the reference's field names.
+        seed_if_missing: ``RandomSeed`` to use when the document has none (default: drawn).
+
+    Raises:
+        ConfigError: Naming the field, the rule, the value and the fix.
+    """
+    _keys(
+        document,
+        "the job file",
+        (
+            "HyperParameterTuningJobName",
+            "HyperParameterTuningJobConfig",
+            "TrainingJobDefinition",
+            "WarmStartConfig",
+        ),
+    )
+    name = document.get("HyperParameterTuningJobName")
+    if not isinstance(name, str) or not _JOB_NAME.match(name):
+        raise ConfigError(
+            "HyperParameterTuningJobName must be 1 to 32 letters, digits or hyphens, starting with a letter "
+            f"or digit and not ending with a hyphen, got {name!r}"
+        )
+    if "HyperParameterTuningJobConfig" not in document:
+        raise ConfigError(
+            "HyperParameterTuningJobConfig is required (it holds Strategy, ResourceLimits, ...)"
+        )
+    where = "HyperParameterTuningJobConfig"
+    job = _mapping(document["HyperParameterTuningJobConfig"], where)
+    _keys(
+        job,
+        where,
+        (
+            "Strategy",
+            "StrategyConfig",
+            "HyperParameterTuningJobObjective",
+            "ResourceLimits",
+            "ParameterRanges",
+            "TrainingJobEarlyStoppingType",
+            "TuningJobCompletionCriteria",
+            "RandomSeed",
+        ),
+    )
+    strategy = _enum(job.get("Strategy", "Bayesian"), Strategy, f"{where}.Strategy")
+    early_stopping = _early_stopping(job.get("TrainingJobEarlyStoppingType", "Off"), where)
+    objective = _objective(
+        job.get("HyperParameterTuningJobObjective"), f"{where}.HyperParameterTuningJobObjective"
+    )
+
+    definition = _mapping(document.get("TrainingJobDefinition") or {}, "TrainingJobDefinition")
+    _keys(
+        definition,
+        "TrainingJobDefinition",
+        ("StaticHyperParameters", "InputDataConfig", "RetryStrategy", "Seed", "Device", "MaxBadFraction"),
+    )
+    static = dict(
+        _mapping(definition.get("StaticHyperParameters") or {}, "TrainingJobDefinition.StaticHyperParameters")
+    )
+    _check_static(static)
+    channels = _channels(definition.get("InputDataConfig") or {}, "TrainingJobDefinition.InputDataConfig")
+    if "train" not in channels:
+        raise ConfigError(
+            "TrainingJobDefinition.InputDataConfig needs a train channel (a CSV file or folder); "
+            "add it to the file or pass --train PATH"
+        )
+    if objective.metric_name.startswith("validation:") and "validation" not in channels:
+        raise ConfigError(
+            f"the objective {objective.metric_name} needs a validation channel; add "
+            "TrainingJobDefinition.InputDataConfig validation: PATH (or pass --validation PATH), "
+            "or choose MetricName train:binary_classification_cross_entropy:epoch"
+        )
+    retry = _mapping(definition.get("RetryStrategy") or {}, "TrainingJobDefinition.RetryStrategy")
+    _keys(retry, "TrainingJobDefinition.RetryStrategy", ("MaximumRetryAttempts",))
+    max_retry = _integer(
+        retry.get("MaximumRetryAttempts", DEFAULT_RETRY_ATTEMPTS),
+        "TrainingJobDefinition.RetryStrategy.MaximumRetryAttempts",
+        0,
+        MAX_RETRY_ATTEMPTS,
+    )
+    seed = _integer(definition.get("Seed", 0), "TrainingJobDefinition.Seed", 0, 2**32 - 1)
+    device = str(definition.get("Device", "auto"))
+    if device not in ("auto", "cpu") and not re.match(r"^cuda(:\d+)?$", device):
+        raise ConfigError(f"TrainingJobDefinition.Device must be auto, cpu or cuda[:N], got {device!r}")
+    bad = _number(definition.get("MaxBadFraction", 0.01), "TrainingJobDefinition.MaxBadFraction")
+    if not 0.0 <= bad <= 1.0:
+        raise ConfigError(f"TrainingJobDefinition.MaxBadFraction must be in [0, 1], got {bad!r}")
+
+    hyperband = _hyperband(job.get("StrategyConfig"), strategy, early_stopping, static, where)
+    if "ParameterRanges" in job:
+        ranges = _ranges(job["ParameterRanges"], f"{where}.ParameterRanges")
+        default_ranges = False
+    else:
+        from ipinsights.tune._space import default_ranges as recommended
+
+        ranges = tuple(r for r in recommended() if r.name not in static)
+        if strategy is Strategy.HYPERBAND:
+            ranges = tuple(r for r in ranges if r.name != "epochs")
+        if strategy is Strategy.GRID:
+            raise ConfigError(
+                f"{where}.ParameterRanges: Strategy Grid needs CategoricalParameterRanges (the recommended "
+                "ranges are integer and continuous); list the values to try"
+            )
+        default_ranges = True
+    _check_ranges_against_job(ranges, static, strategy, where)
+
+    seed_value = job.get("RandomSeed")
+    if seed_value is None:
+        if seed_if_missing is None:
+            import secrets
+
+            seed_if_missing = secrets.randbelow(2**31)
+        random_seed = seed_if_missing
+    else:
+        random_seed = _integer(seed_value, f"{where}.RandomSeed", 0, 2**32 - 1)
+
+    completion = _completion(job.get("TuningJobCompletionCriteria"), f"{where}.TuningJobCompletionCriteria")
+    limits = _limits(job.get("ResourceLimits"), f"{where}.ResourceLimits", strategy, ranges, static)
+    warm_start = _warm_start(document.get("WarmStartConfig"), name)
+
+    return TuningJobConfig(
+        name=name,
+        strategy=strategy,
+        objective=objective,
+        ranges=ranges,
+        resource_limits=limits,
+        early_stopping=early_stopping,
+        completion=completion,
+        random_seed=random_seed,
+        hyperband=hyperband,
+        static_hyperparameters=static,
+        channels=channels,
+        warm_start=warm_start,
+        max_retry_attempts=max_retry,
+        seed=seed,
+        device=device,
+        max_bad_fraction=bad,
+        default_ranges=default_ranges,
+        random_seed_given=seed_value is not None,
+    )
+
+
+# -- the parts --------------------------------------------------------------------------------
+
+
+def _objective(value: Any, where: str) -> Objective:
+    if value is None:
+        return Objective(ObjectiveType.MAXIMIZE, "validation:discriminator_auc")
+    value = _mapping(value, where)
+    _keys(value, where, ("Type", "MetricName"))
+    metric = value.get("MetricName", "validation:discriminator_auc")
+    if metric not in METRIC_DIRECTIONS:
+        raise ConfigError(
+            f"{where}.MetricName must be a metric the trainer emits each epoch, got {metric!r}{_closest(metric, METRIC_DIRECTIONS)}; valid: {', '.join(METRIC_DIRECTIONS)}"
+        )
+    kind = (
+        _enum(value["Type"], ObjectiveType, f"{where}.Type") if "Type" in value else METRIC_DIRECTIONS[metric]
+    )
+    return Objective(kind, metric)
+
+
+def _early_stopping(value: Any, where: str) -> EarlyStoppingType:
+    if value is False:  # YAML 1.1 reads a bare Off as false
+        value = "Off"
+    return _enum(value, EarlyStoppingType, f"{where}.TrainingJobEarlyStoppingType")
+
+
+def _hyperband(
+    value: Any, strategy: Strategy, early_stopping: EarlyStoppingType, static: Mapping[str, Any], where: str
+) -> tuple[int, int] | None:
+    here = f"{where}.StrategyConfig"
+    if strategy is not Strategy.HYPERBAND:
+        if value is not None:
+            raise ConfigError(
+                f"{here} (HyperbandStrategyConfig) is only valid with Strategy Hyperband, got Strategy {strategy}"
+            )
+        return None
+    if early_stopping is not EarlyStoppingType.OFF:
+        raise ConfigError(
+            f"{where}.TrainingJobEarlyStoppingType must be Off with Strategy Hyperband (Hyperband stops "
+            f"trials itself), got {early_stopping}"
+        )
+    config = _mapping(value or {}, here)
+    _keys(config, here, ("HyperbandStrategyConfig",))
+    band = _mapping(config.get("HyperbandStrategyConfig") or {}, f"{here}.HyperbandStrategyConfig")
+    _keys(band, f"{here}.HyperbandStrategyConfig", ("MinResource", "MaxResource"))
+    default_max = int(float(static.get("epochs", HyperParameters.__dataclass_fields__["epochs"].default)))
+    low = _integer(band.get("MinResource", 1), f"{here}.HyperbandStrategyConfig.MinResource", 1, None)
+    high = _integer(
+        band.get("MaxResource", default_max), f"{here}.HyperbandStrategyConfig.MaxResource", 1, None
+    )
+    if low > high:
+        raise ConfigError(
+            f"{here}.HyperbandStrategyConfig: MinResource ({low}) must not exceed MaxResource ({high}) "
+            "(both in epochs)"
+        )
+    return low, high
+
+
+def _limits(
+    value: Any, where: str, strategy: Strategy, ranges: tuple[ParameterRange, ...], static: Mapping[str, Any]
+) -> ResourceLimits:
+    if value is None:
+        raise ConfigError(f"{where} is required (at least MaxParallelTrainingJobs)")
+    value = _mapping(value, where)
+    _keys(value, where, ("MaxNumberOfTrainingJobs", "MaxParallelTrainingJobs", "MaxRuntimeInSeconds"))
+    if "MaxParallelTrainingJobs" not in value:
+        raise ConfigError(
+            f"{where}.MaxParallelTrainingJobs is required (how many trials run at once), e.g. 2"
+        )
+    parallel = _integer(
+        value["MaxParallelTrainingJobs"], f"{where}.MaxParallelTrainingJobs", 1, MAX_PARALLEL_TRAINING_JOBS
+    )
+    cap = MAX_TRAINING_JOBS_RANDOM if strategy is Strategy.RANDOM else MAX_TRAINING_JOBS
+    if strategy is Strategy.GRID:
+        from ipinsights.tune._space import grid
+
+        combinations, skipped = grid(ranges, static, seed=0)
+        if not combinations:
+            raise ConfigError(
+                f"{where}: every Grid combination is invalid ({skipped} skipped because R + S is outside [1, 500])"
+            )
+        count = len(combinations)
+        if count > cap:
+            raise ConfigError(
+                f"Strategy Grid: the CategoricalParameterRanges make {count} combinations; at most {cap} are allowed"
+            )
+        if "MaxNumberOfTrainingJobs" in value:
+            given = _integer(value["MaxNumberOfTrainingJobs"], f"{where}.MaxNumberOfTrainingJobs", 1, cap)
+            if given < count:
+                raise ConfigError(
+                    f"{where}.MaxNumberOfTrainingJobs is {given} but Strategy Grid runs every one of the {count} "
+                    "combinations; leave MaxNumberOfTrainingJobs out or remove values"
+                )
+        jobs = count
+    else:
+        jobs = _integer(value.get("MaxNumberOfTrainingJobs", cap), f"{where}.MaxNumberOfTrainingJobs", 1, cap)
+    runtime = None
+    if value.get("MaxRuntimeInSeconds") is not None:
+        runtime = _integer(
+            value["MaxRuntimeInSeconds"],
+            f"{where}.MaxRuntimeInSeconds",
+            MIN_RUNTIME_SECONDS,
+            MAX_RUNTIME_SECONDS,
+        )
+    return ResourceLimits(jobs, parallel, runtime)
+
+
+def _completion(value: Any, where: str) -> CompletionCriteria:
+    if value is None:
+        return CompletionCriteria()
+    value = _mapping(value, where)
+    _keys(value, where, ("TargetObjectiveMetricValue", "BestObjectiveNotImproving", "ConvergenceDetected"))
+    target = None
+    if value.get("TargetObjectiveMetricValue") is not None:
+        target = _number(value["TargetObjectiveMetricValue"], f"{where}.TargetObjectiveMetricValue")
+    not_improving = None
+    if value.get("BestObjectiveNotImproving") is not None:
+        here = f"{where}.BestObjectiveNotImproving"
+        block = _mapping(value["BestObjectiveNotImproving"], here)
+        _keys(block, here, ("MaxNumberOfTrainingJobsNotImproving",))
+        if "MaxNumberOfTrainingJobsNotImproving" not in block:
+            raise ConfigError(
+                f"{here}.MaxNumberOfTrainingJobsNotImproving is required (an integer >= {MIN_JOBS_NOT_IMPROVING})"
+            )
+        not_improving = _integer(
+            block["MaxNumberOfTrainingJobsNotImproving"],
+            f"{here}.MaxNumberOfTrainingJobsNotImproving",
+            MIN_JOBS_NOT_IMPROVING,
+            None,
+        )
+    convergence = False
+    if value.get("ConvergenceDetected") is not None:
+        here = f"{where}.ConvergenceDetected"
+        block = _mapping(value["ConvergenceDetected"], here)
+        _keys(block, here, ("CompleteOnConvergence",))
+        flag = block.get("CompleteOnConvergence", "Enabled")
+        if flag not in ("Enabled", "Disabled"):
+            raise ConfigError(f"{here}.CompleteOnConvergence must be Enabled or Disabled, got {flag!r}")
+        convergence = flag == "Enabled"
+    return CompletionCriteria(target, not_improving, convergence)
+
+
+def _warm_start(value: Any, name: str) -> WarmStart | None:
+    if value is None:
+        return None
+    where = "WarmStartConfig"
+    value = _mapping(value, where)
+    _keys(value, where, ("ParentHyperParameterTuningJobs", "WarmStartType"))
+    if "WarmStartType" not in value:
+        raise ConfigError(f"{where}.WarmStartType is required: IdenticalDataAndAlgorithm or TransferLearning")
+    kind = _enum(value["WarmStartType"], WarmStartType, f"{where}.WarmStartType")
+    parents_raw = value.get("ParentHyperParameterTuningJobs")
+    if not isinstance(parents_raw, list) or not 1 <= len(parents_raw) <= MAX_PARENT_JOBS:
+        raise ConfigError(
+            f"{where}.ParentHyperParameterTuningJobs must list 1 to {MAX_PARENT_JOBS} parent jobs, "
+            f"got {len(parents_raw) if isinstance(parents_raw, list) else parents_raw!r}"
+        )
+    parents = []
+    for i, item in enumerate(parents_raw):
+        here = f"{where}.ParentHyperParameterTuningJobs[{i}]"
+        if isinstance(item, str):
+            item = {"HyperParameterTuningJobName": item}
+        item = _mapping(item, here)
+        _keys(item, here, ("HyperParameterTuningJobName",))
+        parent = item.get("HyperParameterTuningJobName")
+        if not isinstance(parent, str) or not _JOB_NAME.match(parent):
+            raise ConfigError(f"{here}.HyperParameterTuningJobName must be a job name, got {parent!r}")
+        if parent == name:
+            raise ConfigError(f"{here}: a job cannot be its own parent ({parent!r})")
+        if parent in parents:
+            raise ConfigError(f"{here}: parent {parent!r} is listed twice")
+        parents.append(parent)
+    return WarmStart(tuple(parents), kind)
+
+
+def _ranges(value: Any, where: str) -> tuple[ParameterRange, ...]:
+    value = _mapping(value, where)
+    kinds = ("IntegerParameterRanges", "ContinuousParameterRanges", "CategoricalParameterRanges")
+    _keys(value, where, kinds)
+    names = HyperParameters.names()
+    fields = HyperParameters.__dataclass_fields__
+    out: list[ParameterRange] = []
+    seen: dict[str, str] = {}
+    for kind in kinds:
+        items = value.get(kind) or []
+        if not isinstance(items, list):
+            raise ConfigError(f"{where}.{kind} must be a list of ranges, got {type(items).__name__}")
+        for i, item in enumerate(items):
+            label = f"{kind}[{i}]"
+            item = _mapping(item, f"{where}.{label}")
+            allowed = (
+                ("Name", "Values")
+                if kind.startswith("Categorical")
+                else ("Name", "MinValue", "MaxValue", "ScalingType")
+            )
+            _keys(item, f"{where}.{label}", allowed)
+            hp = item.get("Name")
+            if hp not in names:
+                raise ConfigError(
+                    f"{where}.{label}: unknown hyperparameter Name {hp!r}{_closest(str(hp), names)}"
+                )
+            label = f"{label} ({hp})"
+            if hp in seen:
+                raise ConfigError(
+                    f"{where}.{label}: {hp} is already tuned by {seen[hp]}; give each hyperparameter one range"
+                )
+            seen[hp] = label
+            meta = fields[hp].metadata
+            if kind.startswith("Categorical"):
+                out.append(_categorical(item, hp, f"{where}.{label}"))
+                continue
+            is_int = meta["kind"] is int
+            if kind.startswith("Integer") and not is_int:
+                raise ConfigError(f"{where}.{label}: {hp} is continuous; put it in ContinuousParameterRanges")
+            if kind.startswith("Continuous") and is_int:
+                raise ConfigError(f"{where}.{label}: {hp} takes integers; put it in IntegerParameterRanges")
+            for key in ("MinValue", "MaxValue"):
+                if key not in item:
+                    raise ConfigError(f"{where}.{label}: {key} is required")
+            low: int | float
+            high: int | float
+            if is_int:
+                low = _integer(item["MinValue"], f"{where}.{label}.MinValue", None, None)
+                high = _integer(item["MaxValue"], f"{where}.{label}.MaxValue", None, None)
+            else:
+                low = _number(item["MinValue"], f"{where}.{label}.MinValue")
+                high = _number(item["MaxValue"], f"{where}.{label}.MaxValue")
+            lo_ok, hi_ok = meta["low"], meta["high"]
+            for key, v in (("MinValue", low), ("MaxValue", high)):
+                if v < lo_ok or (hi_ok is not None and v > hi_ok):
+                    valid = f"[{lo_ok:g}, {hi_ok:g}]" if hi_ok is not None else f">= {lo_ok:g}"
+                    raise ConfigError(
+                        f"{where}.{label}: {key} {v!r} is outside the valid values of {hp} ({valid})"
+                    )
+            if low > high:
+                raise ConfigError(f"{where}.{label}: MinValue ({low!r}) must not exceed MaxValue ({high!r})")
+            scaling = _enum(item.get("ScalingType", "Auto"), ScalingType, f"{where}.{label}.ScalingType")
+            if scaling is ScalingType.LOGARITHMIC and low <= 0:
+                raise ConfigError(
+                    f"{where}.{label}: ScalingType Logarithmic needs MinValue > 0, got MinValue {low!r}; "
+                    "raise MinValue or use Linear"
+                )
+            if scaling is ScalingType.REVERSE_LOGARITHMIC:
+                if is_int:
+                    raise ConfigError(
+                        f"{where}.{label}: ScalingType ReverseLogarithmic is only for continuous ranges "
+                        "(within 0 <= x < 1); use Linear or Logarithmic"
+                    )
+                if not (low >= 0 and high < 1):
+                    raise ConfigError(
+                        f"{where}.{label}: ScalingType ReverseLogarithmic needs 0 <= MinValue and MaxValue < 1, "
+                        f"got [{low!r}, {high!r}]"
+                    )
+            rng: ParameterRange = (IntegerRange if is_int else ContinuousRange)(hp, low, high, scaling)  # type: ignore[arg-type]
+            out.append(rng)
+    if not out:
+        raise ConfigError(
+            f"{where} has no ranges; list at least one, or leave ParameterRanges out to tune the "
+            "recommended ranges"
+        )
+    if len(out) > MAX_TUNABLE_PARAMETERS:
+        raise ConfigError(
+            f"{where}: at most {MAX_TUNABLE_PARAMETERS} hyperparameters can be tuned, got {len(out)}"
+        )
+    return tuple(out)
+
+
+def _categorical(item: Mapping[str, Any], hp: str, where: str) -> CategoricalRange:
+    values = item.get("Values")
+    if not isinstance(values, list) or not values:
+        raise ConfigError(f"{where}.Values must be a non-empty list, got {values!r}")
+    if len(values) > MAX_CATEGORICAL_VALUES:
+        raise ConfigError(
+            f"{where}.Values: at most {MAX_CATEGORICAL_VALUES} values per categorical range, got {len(values)}"
+        )
+    texts = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+            raise ConfigError(f"{where}.Values: {v!r} is not a value of {hp}")
+        text = str(v).strip()
+        try:
+            single_value(hp, text)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.Values: {text!r} is invalid: {exc}") from None
+        if text in texts:
+            raise ConfigError(f"{where}.Values: {text!r} is listed twice")
+        texts.append(text)
+    return CategoricalRange(hp, tuple(texts))
+
+
+def _check_static(static: dict[str, Any]) -> None:
+    where = "TrainingJobDefinition.StaticHyperParameters"
+    names = HyperParameters.names()
+    for key, value in static.items():
+        if key not in names:
+            raise ConfigError(f"{where}: unknown hyperparameter {key!r}{_closest(key, names)}")
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ConfigError(f"{where}.{key} must be a number or its string form, got {value!r}")
+    for key, value in static.items():
+        try:
+            single_value(key, value)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+
+
+def _check_ranges_against_job(
+    ranges: tuple[ParameterRange, ...], static: Mapping[str, Any], strategy: Strategy, where: str
+) -> None:
+    from ipinsights.tune._space import negative_rates_feasible
+
+    tuned = {r.name for r in ranges}
+    both = [n for n in HyperParameters.names() if n in tuned and n in static]
+    if both:
+        raise ConfigError(
+            f"{both[0]} is both in TrainingJobDefinition.StaticHyperParameters and in {where}.ParameterRanges; "
+            "remove it from one"
+        )
+    for required in ("num_entity_vectors", "vector_dim"):
+        if required not in tuned and required not in static:
+            raise ConfigError(
+                f"{required} is required: give it in TrainingJobDefinition.StaticHyperParameters or tune it in "
+                f"{where}.ParameterRanges"
+            )
+    if strategy is Strategy.GRID:
+        bad = [r for r in ranges if not isinstance(r, CategoricalRange)]
+        if bad:
+            kind = (
+                "IntegerParameterRanges" if isinstance(bad[0], IntegerRange) else "ContinuousParameterRanges"
+            )
+            raise ConfigError(
+                f"{where}.{kind} ({bad[0].name}): Strategy Grid takes CategoricalParameterRanges only; "
+                "list the values to try, or use Strategy Bayesian or Random"
+            )
+    if strategy is Strategy.HYPERBAND and "epochs" in tuned:
+        raise ConfigError(
+            f"{where}: epochs cannot be tuned with Strategy Hyperband (epochs are its resource); remove the "
+            "epochs range and set HyperbandStrategyConfig.MaxResource"
+        )
+    message = negative_rates_feasible(ranges, static)
+    if message:
+        raise ConfigError(f"{where}: {message}")
+
+
+def _channels(value: Any, where: str) -> dict[str, str]:
+    """``{train: path, validation: path}``, or the reference's list of channels."""
+    out: dict[str, str] = {}
+    if isinstance(value, Mapping):
+        for key, path in value.items():
+            if key not in _CHANNELS:
+                raise ConfigError(
+                    f"{where}: unknown channel {key!r}{_closest(str(key), _CHANNELS)}; channels: train, validation"
+                )
+            if not isinstance(path, str) or not path:
+                raise ConfigError(f"{where}.{key} must be a path, got {path!r}")
+            out[key] = path
+        return out
+    if not isinstance(value, list):
+        raise ConfigError(f"{where} must map channel names to paths, e.g. {{train: data/train.csv}}")
+    for i, item in enumerate(value):
+        here = f"{where}[{i}]"
+        item = _mapping(item, here)
+        _keys(item, here, ("ChannelName", "DataSource"))
+        channel = item.get("ChannelName")
+        if channel not in _CHANNELS:
+            raise ConfigError(f"{here}.ChannelName must be train or validation, got {channel!r}")
+        source = _mapping(item.get("DataSource") or {}, f"{here}.DataSource")
+        _keys(source, f"{here}.DataSource", ("FileSystemDataSource", "S3DataSource"))
+        if "FileSystemDataSource" in source:
+            fs = _mapping(source["FileSystemDataSource"], f"{here}.DataSource.FileSystemDataSource")
+            path = fs.get("DirectoryPath")
+        elif "S3DataSource" in source:
+            s3 = _mapping(source["S3DataSource"], f"{here}.DataSource.S3DataSource")
+            path = s3.get("S3Uri")
+            if isinstance(path, str) and path.startswith("s3://"):
+                raise ConfigError(
+                    f"{here}.DataSource.S3DataSource.S3Uri: only local paths are supported, got {path!r}; download the data first"
+                )
+            if isinstance(path, str) and path.startswith("file://"):
+                path = path[len("file://") :]
+        else:
+            path = None
+        if not isinstance(path, str) or not path:
+            raise ConfigError(
+                f"{here}.DataSource needs FileSystemDataSource.DirectoryPath (a local file or folder)"
+            )
+        out[channel] = path
+    return out
+
+
+# -- small parsers ----------------------------------------------------------------------------
+
+
+def single_value(name: str, value: Any) -> int | float:
+    """One hyperparameter's value, converted and checked against its own range only.
+
+    The R + S rule involves two values and is checked where both are known.
+
+    Raises:
+        ConfigError: The hyperparameter's own message (``vector_dim must be an integer in ...``).
+    """
+    pair = ("random_negative_sampling_rate", "shuffled_negative_sampling_rate")
+    probe: dict[str, Any] = {"num_entity_vectors": 1, "vector_dim": 4, name: value}
+    if name in pair:
+        other = pair[1 - pair.index(name)]
+        for filler in (0, 1):
+            probe[other] = filler
+            try:
+                return getattr(HyperParameters.from_mapping(probe), name)
+            except ConfigError as exc:
+                if "random_negative_sampling_rate + shuffled_negative_sampling_rate" not in str(exc):
+                    raise
+        return getattr(HyperParameters.from_mapping({**probe, other: 0}), name)  # raises the R + S message
+    return getattr(HyperParameters.from_mapping(probe), name)
+
+
+def _closest(name: str, valid: Any) -> str:
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _keys(value: Mapping[str, Any], where: str, allowed: tuple[str, ...]) -> None:
+    for key in value:
+        if key not in allowed:
+            hint = _closest(str(key), allowed) or f"; valid keys: {', '.join(allowed)}"
+            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be a mapping of keys to values, got {type(value).__name__}")
+    return value
+
+
+def _enum(value: Any, kind: type[enum.StrEnum], where: str) -> Any:
+    valid = [str(m) for m in kind]  # type: ignore[attr-defined]
+    if value not in valid:
+        raise ConfigError(
+            f"{where} must be one of {' | '.join(valid)}, got {value!r}{_closest(str(value), valid)}"
+        )
+    return kind(value)
+
+
+def _integer(value: Any, where: str, low: int | None, high: int | None) -> int:
+    number: Any = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if (
+        isinstance(number, bool)
+        or not isinstance(number, (int, float))
+        or not math.isfinite(number)
+        or int(number) != number
+    ):
+        raise ConfigError(f"{where} must be an integer, got {value!r}")
+    number = int(number)
+    if (low is not None and number < low) or (high is not None and number > high):
+        rule = (
+            f"in [{low}, {high}]"
+            if high is not None and low is not None
+            else f">= {low}"
+            if low is not None
+            else f"<= {high}"
+        )
+        raise ConfigError(f"{where} must be an integer {rule}, got {number}")
+    return number
+
+
+def _number(value: Any, where: str) -> float:
+    number: Any = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+        raise ConfigError(f"{where} must be a number, got {value!r}")
+    return float(number)

@@ -1,0 +1,429 @@
+"""What a job reports, with the reference's names: describe, list, analytics, plots, progress.
+
+- :func:`describe_job`: ``DescribeHyperParameterTuningJob`` (status, counters, best training
+  job, consumed runtime, completion details), plus an ``IPInsights`` block with what only this
+  implementation knows (job folder, storage, why it ended, epochs trained).
+- :func:`list_training_jobs`: ``ListTrainingJobsForHyperParameterTuningJob`` summaries.
+- :func:`analytics_rows` / :func:`write_analytics`: the table of SageMaker's
+  ``HyperparameterTuningJobAnalytics`` (a column per tuned hyperparameter, then
+  ``TrainingJobName, TrainingJobStatus, FinalObjectiveValue, TrainingStartTime, TrainingEndTime,
+  TrainingElapsedTimeSeconds``).
+- :func:`write_plots`: ``optimization_history.png``, ``param_importances.png`` and
+  ``learning_curves.png`` in ``<job_dir>/plots``.
+- :class:`Progress`: a live display while the job runs (rich, when stderr is a terminal),
+  otherwise one line per trial event.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from ipinsights.errors import ConfigError
+from ipinsights.tune._records import TrainingJob, summarize
+
+__all__ = [
+    "ANALYTICS_COLUMNS",
+    "SORT_KEYS",
+    "Progress",
+    "analytics_rows",
+    "describe_job",
+    "list_training_jobs",
+    "write_analytics",
+    "write_outputs",
+    "write_plots",
+]
+
+ANALYTICS_COLUMNS = (
+    "TrainingJobName",
+    "TrainingJobStatus",
+    "FinalObjectiveValue",
+    "TrainingStartTime",
+    "TrainingEndTime",
+    "TrainingElapsedTimeSeconds",
+)
+SORT_KEYS = ("Name", "CreationTime", "Status", "FinalObjectiveMetricValue")
+STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _text(value: Any) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def training_job_summary(job: Any, tj: TrainingJob) -> dict[str, Any]:
+    """One ``HyperParameterTrainingJobSummary``."""
+    objective = job.config.objective
+    out: dict[str, Any] = {
+        "TrainingJobName": tj.name,
+        "TuningJobName": job.config.name,
+        "CreationTime": _iso(tj.creation_time),
+        "TrainingStartTime": _iso(tj.start_time),
+        "TrainingEndTime": _iso(tj.end_time) if tj.status != "InProgress" else None,
+        "TrainingJobStatus": tj.status,
+        "TunedHyperParameters": {k: _text(v) for k, v in tj.tuned.items()},
+        "ObjectiveStatus": tj.objective_status,
+    }
+    if tj.value is not None:
+        out["FinalHyperParameterTuningJobObjectiveMetric"] = {
+            "Type": str(objective.type),
+            "MetricName": objective.metric_name,
+            "Value": tj.value,
+        }
+    if tj.status == "Failed":
+        out["FailureReason"] = f"{tj.failure_kind}: {tj.failure_reason}"
+    if tj.stopped_by:
+        out["StoppedBy"] = tj.stopped_by
+    out["ModelArtifacts"] = {"ModelDir": tj.model_dir} if tj.model_dir else None
+    out["TrainingLog"] = tj.log
+    out["EpochsCompleted"] = tj.epochs
+    out["Attempt"] = tj.attempt
+    return out
+
+
+def describe_job(job: Any) -> dict[str, Any]:
+    """``DescribeHyperParameterTuningJob`` for ``job`` (a :class:`~ipinsights.tune.TuningJob`)."""
+    config = job.config
+    attrs = job.attrs()
+    trials = job.trials()
+    jobs = job.training_jobs(trials)
+    summary = summarize(config, jobs)
+    document = config.to_dict()
+    status = job.status()
+    ended = [j.end_time for j in jobs if j.end_time is not None]
+    out: dict[str, Any] = {
+        "HyperParameterTuningJobName": config.name,
+        "HyperParameterTuningJobConfig": document["HyperParameterTuningJobConfig"],
+        "TrainingJobDefinition": document["TrainingJobDefinition"],
+        "HyperParameterTuningJobStatus": status,
+        "CreationTime": attrs.get("ipinsights:created"),
+        "HyperParameterTuningEndTime": attrs.get("ipinsights:ended"),
+        "LastModifiedTime": _iso(max(ended)) if ended else attrs.get("ipinsights:created"),
+        "TrainingJobStatusCounters": summary.status_counters,
+        "ObjectiveStatusCounters": summary.objective_counters,
+    }
+    if "WarmStartConfig" in document:
+        out["WarmStartConfig"] = document["WarmStartConfig"]
+    if summary.best is not None:
+        out["BestTrainingJob"] = training_job_summary(job, summary.best)
+    out["ConsumedResources"] = {"RuntimeInSeconds": round(job.consumed_seconds())}
+    out["TuningJobCompletionDetails"] = {
+        "NumberOfTrainingJobsObjectiveNotImproving": attrs.get("ipinsights:not_improving", 0),
+        "ConvergenceDetectedTime": attrs.get("ipinsights:convergence_time"),
+    }
+    if status == "Failed":
+        out["FailureReason"] = attrs.get("ipinsights:status_reason")
+    workers = job.workers()
+    out["IPInsights"] = {
+        "JobDir": str(Path(job.job_dir).resolve()),
+        "Storage": job.storage_url,
+        "StatusReason": attrs.get("ipinsights:status_reason"),
+        "TrainingJobsCounted": summary.counted,
+        "EpochsTrained": summary.epochs,
+        "WarmStartTrainingJobs": attrs.get("ipinsights:warm_start_trials", 0),
+        "RejectedDraws": sum(1 for t in trials if "Rejected" in t.user_attrs),
+        "ActiveWorkers": sum(1 for w in workers.values() if w.alive()),
+        "ScalingTypes": _resolved_scaling(config),
+    }
+    return out
+
+
+def _resolved_scaling(config: Any) -> dict[str, str]:
+    from ipinsights.tune._config import CategoricalRange
+    from ipinsights.tune._space import resolve_scaling
+
+    return {r.name: str(resolve_scaling(r)) for r in config.ranges if not isinstance(r, CategoricalRange)}
+
+
+def list_training_jobs(
+    job: Any,
+    *,
+    sort_by: str = "Name",
+    sort_order: str = "Ascending",
+    status: Sequence[str] | None = None,
+    max_results: int | None = None,
+) -> dict[str, Any]:
+    """``ListTrainingJobsForHyperParameterTuningJob``: ``{"TrainingJobSummaries": [...]}``.
+
+    Raises:
+        ConfigError: An unknown sort key, order or status.
+    """
+    if sort_by not in SORT_KEYS:
+        raise ConfigError(f"--sort-by must be one of {', '.join(SORT_KEYS)}, got {sort_by!r}")
+    if sort_order not in ("Ascending", "Descending"):
+        raise ConfigError(f"--sort-order must be Ascending or Descending, got {sort_order!r}")
+    for s in status or ():
+        if s not in STATUSES:
+            raise ConfigError(f"--status must be one of {', '.join(STATUSES)}, got {s!r}")
+    jobs = [j for j in job.training_jobs() if not status or j.status in status]
+    descending = sort_order == "Descending"
+    if sort_by == "FinalObjectiveMetricValue":
+        with_value = sorted(
+            (j for j in jobs if j.value is not None), key=lambda j: j.value, reverse=descending
+        )
+        jobs = with_value + [j for j in jobs if j.value is None]
+    else:
+        key = {
+            "Name": lambda j: j.name,
+            "CreationTime": lambda j: j.creation_time or dt.datetime.min,
+            "Status": lambda j: j.status,
+        }[sort_by]
+        jobs = sorted(jobs, key=key, reverse=descending)
+    if max_results is not None:
+        jobs = jobs[:max_results]
+    return {"TrainingJobSummaries": [training_job_summary(job, j) for j in jobs]}
+
+
+def analytics_rows(job: Any) -> list[dict[str, Any]]:
+    """One row per training job, the columns of SageMaker's tuning analytics."""
+    names = job.config.tuned_names
+    rows = []
+    for j in job.training_jobs():
+        row: dict[str, Any] = {n: j.tuned.get(n) for n in names}
+        elapsed = j.elapsed_seconds
+        row.update(
+            {
+                "TrainingJobName": j.name,
+                "TrainingJobStatus": j.status,
+                "FinalObjectiveValue": j.value,
+                "TrainingStartTime": _iso(j.start_time),
+                "TrainingEndTime": _iso(j.end_time) if j.status != "InProgress" else None,
+                "TrainingElapsedTimeSeconds": round(elapsed, 3) if elapsed is not None else None,
+            }
+        )
+        rows.append(row)
+    return rows
+
+
+def write_analytics(job: Any, out: TextIO) -> None:
+    columns = [*job.config.tuned_names, *ANALYTICS_COLUMNS]
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in analytics_rows(job):
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+
+
+def write_outputs(job: Any, *, plots: bool = True) -> list[Path]:
+    """Write ``analytics.csv``, ``describe.json`` and the plots into the job folder."""
+    folder = Path(job.job_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    buffer = io.StringIO()
+    write_analytics(job, buffer)
+    written = [folder / "analytics.csv", folder / "describe.json"]
+    written[0].write_text(buffer.getvalue())
+    written[1].write_text(json.dumps(describe_job(job), indent=2) + "\n")
+    if plots:
+        written += write_plots(job, folder / "plots")
+    return written
+
+
+# -- plots ------------------------------------------------------------------------------------
+
+
+def write_plots(job: Any, folder: Path) -> list[Path]:
+    """Optimisation history, parameter importances and learning curves as PNG files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    config = job.config
+    jobs = job.training_jobs()
+    metric = config.objective.metric_name
+    maximize = config.objective.maximize
+    written = []
+
+    done = sorted(
+        (j for j in jobs if j.value is not None), key=lambda j: (j.end_time or dt.datetime.max, j.number)
+    )
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    best: list[float] = []
+    for j in done:
+        if j.status == "Completed":
+            best.append(j.value if not best else (max if maximize else min)(best[-1], j.value))  # type: ignore[arg-type, type-var]
+        else:
+            best.append(best[-1] if best else float("nan"))
+    xs = list(range(1, len(done) + 1))
+    ax.scatter(
+        [x for x, j in zip(xs, done, strict=True) if j.status == "Completed"],
+        [j.value for j in done if j.status == "Completed"],
+        s=18,
+        label="completed",
+    )
+    ax.scatter(
+        [x for x, j in zip(xs, done, strict=True) if j.status != "Completed"],
+        [j.value for j in done if j.status != "Completed"],
+        s=18,
+        marker="x",
+        color="grey",
+        label="stopped early",
+    )
+    ax.step(xs, best, where="post", color="C3", label="best so far")
+    ax.set(
+        xlabel="training job (in finishing order)",
+        ylabel=metric,
+        title=f"{config.name}: optimisation history",
+    )
+    ax.legend(loc="best")
+    fig.tight_layout()
+    written.append(folder / "optimization_history.png")
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+
+    importances = _importances(job)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    if importances:
+        names = list(importances)[::-1]
+        ax.barh(names, [importances[n] for n in names], color="C0")
+        ax.set(
+            xlabel="importance (fANOVA, share of variance)", title=f"{config.name}: hyperparameter importance"
+        )
+    else:
+        ax.text(
+            0.5, 0.5, "not enough completed training jobs to estimate importances", ha="center", va="center"
+        )
+        ax.set_axis_off()
+    fig.tight_layout()
+    written.append(folder / "param_importances.png")
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for j in jobs:
+        if not j.curve:
+            continue
+        steps = sorted(j.curve)
+        style = {"Completed": "-", "Stopped": ":"}.get(j.status, "--")
+        ax.plot(steps, [j.curve[s] for s in steps], style, linewidth=1, alpha=0.8)
+    ax.set(xlabel="epoch", ylabel=metric, title=f"{config.name}: learning curves (dotted: stopped early)")
+    fig.tight_layout()
+    written.append(folder / "learning_curves.png")
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+    return written
+
+
+def _importances(job: Any) -> dict[str, float]:
+    import optuna
+    from optuna.trial import TrialState
+
+    from ipinsights.tune._records import is_training_job
+
+    trials = [t for t in job.trials() if t.state is TrialState.COMPLETE and is_training_job(t)]
+    if len(trials) < 3:
+        return {}
+    varying = [p for p in trials[0].distributions if len({repr(t.params.get(p)) for t in trials}) > 1]
+    if not varying:
+        return {}
+    study = optuna.create_study(direction=job.study.direction)
+    study.add_trials(trials)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return dict(optuna.importance.get_param_importances(study, params=varying))
+    except (ValueError, RuntimeError):
+        return {}
+
+
+# -- progress ---------------------------------------------------------------------------------
+
+
+class Progress:
+    """Shows a running job: a live table on a terminal, otherwise one line per event.
+
+    Args:
+        stream: Where to write (default stderr).
+        live: Force the live display on or off (default: when ``stream`` is a terminal).
+    """
+
+    def __init__(self, stream: TextIO | None = None, *, live: bool | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.live_enabled = self.stream.isatty() if live is None else live
+        self.started = time.time()
+        self._live: Any = None
+        self._console: Any = None
+        self._last = 0.0
+
+    def start(self, job: Any) -> None:
+        self.started = time.time()
+        if self.live_enabled:
+            from rich.console import Console
+            from rich.live import Live
+
+            self._console = Console(file=self.stream)
+            self._live = Live(console=self._console, refresh_per_second=4, transient=False)
+            self._live.start()
+
+    def stop(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def event(self, line: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        if self._console is not None:
+            self._console.print(f"[{stamp}] {line}", markup=False, highlight=False)
+        else:
+            print(f"[{stamp}] {line}", file=self.stream, flush=True)
+
+    def tick(self, job: Any, jobs: list[TrainingJob]) -> None:
+        now = time.time()
+        if self._live is None or now - self._last < 0.25:
+            return
+        self._last = now
+        self._live.update(self.render(job, jobs))
+
+    def render(self, job: Any, jobs: list[TrainingJob]) -> Any:
+        from rich.table import Table
+
+        config = job.config
+        summary = summarize(config, jobs)
+        budget = config.resource_limits.max_number_of_training_jobs
+        counters = summary.status_counters
+        elapsed = time.time() - self.started
+        durations = [j.elapsed_seconds for j in jobs if j.final and j.elapsed_seconds]
+        eta = "-"
+        if durations and summary.counted < budget:
+            per = sum(durations) / len(durations)  # type: ignore[arg-type]
+            parallel = config.resource_limits.max_parallel_training_jobs
+            eta = _clock((budget - summary.counted) * per / parallel)
+        table = Table(
+            title=f"tuning job {config.name} ({config.strategy}, {job.status()})", show_header=False
+        )
+        table.add_column(style="bold")
+        table.add_column()
+        table.add_row(
+            "training jobs",
+            f"{summary.counted}/{budget} done: {counters['Completed']} completed, {counters['Stopped']} stopped, "
+            f"{counters['NonRetryableError']} failed; {counters['InProgress']} running; "
+            f"{counters['RetryableError']} retried",
+        )
+        if summary.best is not None:
+            hps = ", ".join(
+                f"{k}={_text(v) if not isinstance(v, float) else f'{v:.4g}'}"
+                for k, v in summary.best.tuned.items()
+            )
+            table.add_row(
+                "best", f"{config.objective.metric_name} = {summary.best.value:.6g} ({summary.best.name})"
+            )
+            table.add_row("", hps)
+        table.add_row("elapsed", _clock(elapsed))
+        table.add_row("time left (estimate)", eta)
+        return table
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
