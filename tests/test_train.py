@@ -5,8 +5,8 @@ import sys
 
 import numpy as np
 import torch
-
 from conftest import SMALL_HP
+
 from ipinsights import IPInsights
 from ipinsights.metrics import METRIC_REGEXES
 

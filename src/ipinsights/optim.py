@@ -12,13 +12,38 @@ rarely seen entities and networks take the largest steps; per-row counts make ev
 step ``lr`` as in Adam's first step. Measured on the example's data (1,000 users, lr 0.01):
 validation AUC after 6 epochs 0.9888 with per-row counts vs 0.9867 with the global count
 (``docs/design.md``).
+
+Nothing is proportional to the table size after the first step either: the moments of a CPU
+table start as untouched zero pages, so a table of a million rows costs memory only for the rows
+that training reaches (``docs/performance.md``).
 """
 
 from __future__ import annotations
 
+import math
+import mmap
+import os
+
 import torch
 
 __all__ = ["LazyAdam"]
+
+
+def _lazy_zeros(like: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """Zeros that take memory only where written: fresh anonymous pages on CPU, zeros on GPUs.
+
+    ``torch.zeros`` writes every byte at once, so the moments of a 1,000,000 x 128 table would
+    take 1 GB from the first step. A private anonymous mapping is zero pages that the kernel
+    backs on the first write, 4 KiB at a time (huge pages, which NumPy asks for, would back
+    2 MiB per touched row: measured 489 MB instead of 14 MB for 3,000 rows of such a table).
+    """
+    numel = math.prod(shape)
+    if like.device.type != "cpu" or os.name != "posix" or numel == 0:
+        return torch.zeros(shape, dtype=like.dtype, device=like.device)
+    pages = mmap.mmap(-1, numel * like.element_size(), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):
+        pages.madvise(mmap.MADV_NOHUGEPAGE)
+    return torch.frombuffer(pages, dtype=like.dtype).view(shape)
 
 
 class LazyAdam(torch.optim.Optimizer):
@@ -46,23 +71,32 @@ class LazyAdam(torch.optim.Optimizer):
                     continue
                 grad = p.grad.coalesce()
                 rows, values = grad.indices()[0], grad.values()  # rows are unique after coalesce
+                if not len(rows):
+                    continue
                 state = self.state[p]
                 if not state:
-                    state["row_steps"] = torch.zeros(p.shape[0], dtype=p.dtype, device=p.device)
-                    state["exp_avg"] = torch.zeros_like(p)
-                    state["exp_avg_sq"] = torch.zeros_like(p)
+                    state["row_steps"] = _lazy_zeros(p, (p.shape[0],))
+                    state["exp_avg"] = _lazy_zeros(p, tuple(p.shape))
+                    state["exp_avg_sq"] = _lazy_zeros(p, tuple(p.shape))
                 steps = state["row_steps"].index_select(0, rows).add_(1)  # (rows,)
                 state["row_steps"].index_copy_(0, rows, steps)
                 if group["weight_decay"]:
-                    values = values.add(p.index_select(0, rows), alpha=group["weight_decay"])
+                    values = p.index_select(0, rows).mul_(group["weight_decay"]).add_(values)
                 # index_select / index_copy_ on unique rows: measured ~2x faster than advanced
                 # indexing (aten::index / index_put_) for (6000, 128) slices on CPU.
                 m = state["exp_avg"].index_select(0, rows).lerp_(values, 1 - beta1)
-                v = state["exp_avg_sq"].index_select(0, rows).mul_(beta2).addcmul_(values, values, value=1 - beta2)
+                v = (
+                    state["exp_avg_sq"]
+                    .index_select(0, rows)
+                    .mul_(beta2)
+                    .addcmul_(values, values, value=1 - beta2)
+                )
                 state["exp_avg"].index_copy_(0, rows, m)
                 state["exp_avg_sq"].index_copy_(0, rows, v)
-                bias1 = (1 - beta1**steps)[:, None]  # (rows, 1)
-                bias2_sqrt = (1 - beta2**steps).sqrt_()[:, None]
-                denom = v.sqrt_().div_(bias2_sqrt).add_(group["eps"])
-                p.index_add_(0, rows, m.div_(bias1).div_(denom), alpha=-group["lr"])
+                # lr * m_hat / (sqrt(v_hat) + eps) with the per-row bias corrections folded into
+                # one (rows, 1) step size and one (rows, 1) epsilon: two fewer (rows, d) passes.
+                bias2_sqrt = (1 - beta2**steps).sqrt_()
+                step_size = (bias2_sqrt / (1 - beta1**steps)).mul_(-group["lr"])[:, None]
+                denom = v.sqrt_().add_((bias2_sqrt * group["eps"])[:, None])
+                p.index_add_(0, rows, m.mul_(step_size).div_(denom))
         return None
