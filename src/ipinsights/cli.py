@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -79,22 +80,56 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--max-bad-fraction", type=float, default=0.01, help="stop before training if more than this share of rows is bad")
     p.add_argument("--ip-encoder", choices=("prefix", "prefix24", "prefix32", "bits"), default="prefix", help="IP encoder design (see docs/design.md)")
+    p.add_argument("--nproc", type=int, default=1, metavar="N", help="train with N data-parallel worker processes on this machine (torch.distributed; see docs/performance.md); under torchrun, leave it at 1")
     p.set_defaults(run=_run_train)
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    if args.nproc < 1:
+        raise ConfigError(f"--nproc must be a positive number of worker processes, got --nproc {args.nproc}")
+    hp = _load_hyperparameters(args.hyperparameters, args.hp)  # a bad value fails before any worker starts
+    if args.nproc > 1:
+        if "WORLD_SIZE" in os.environ:
+            raise ConfigError("--nproc starts its own workers; under torchrun leave it out (torchrun's --nproc-per-node sets them)")
+        if args.train == "-":
+            raise ConfigError("--nproc N reads the training data once per worker; give a file or directory, not - (stdin)")
+        from ipinsights.distributed import launch
+
+        argv = ["train", "--train", args.train, "--model-dir", args.model_dir, "--seed", str(args.seed), "--device", args.device,
+                "--max-bad-fraction", repr(args.max_bad_fraction), "--ip-encoder", args.ip_encoder]
+        argv += ["--validation", args.validation] if args.validation is not None else []
+        argv += ["--hyperparameters", args.hyperparameters] if args.hyperparameters else []
+        for item in args.hp:
+            argv += ["--hp", item]
+        return launch(args.nproc, argv)
+
+    import torch
+
+    from ipinsights.distributed import from_environment
     from ipinsights.estimator import IPInsights
 
-    hp = _load_hyperparameters(args.hyperparameters, args.hp)
+    if "OMP_NUM_THREADS" not in os.environ:
+        # One thread per worker process, more cores through --nproc: a step is ~150 small ops,
+        # which OpenMP speeds up 1.15x on two idle cores and slows down 3-10x when the cores are
+        # shared with other work (docs/performance.md).
+        torch.set_num_threads(1)
     started = time.perf_counter()
-    model = IPInsights(hp, seed=args.seed, device=args.device, ip_encoder=args.ip_encoder)
-    model.fit(args.train, validation=args.validation, max_bad_fraction=args.max_bad_fraction)
+    data_parallel = from_environment(args.device)  # a worker of torchrun, or None
+    try:
+        model = IPInsights(hp, seed=args.seed, device=args.device, ip_encoder=args.ip_encoder)
+        model.fit(args.train, validation=args.validation, max_bad_fraction=args.max_bad_fraction)
+    finally:
+        if data_parallel is not None:
+            data_parallel.close()
+    if data_parallel is not None and not data_parallel.is_main:
+        return 0  # rank 0 writes the model and reports
     out = model.save(args.model_dir)
     summary = ", ".join(f"{k}={v:.6g}" for k, v in model.metrics_.items())
     report = model.meta_["training_data"]
+    workers = f" by {data_parallel.world_size} workers" if data_parallel is not None else ""
     print(
         f"ipinsights: trained on {report['rows']} rows ({report['bad_rows']} bad rows skipped, "
-        f"{report['distinct_entities']} entities) in {time.perf_counter() - started:.1f} s; {summary}; "
+        f"{report['distinct_entities']} entities){workers} in {time.perf_counter() - started:.1f} s; {summary}; "
         f"model written to {out}",
         file=sys.stderr,
     )

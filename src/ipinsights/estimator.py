@@ -11,6 +11,7 @@ from typing import Any, NamedTuple, TextIO
 import numpy as np
 import torch
 
+from ipinsights import distributed
 from ipinsights.artifact import load_artifact, save_artifact
 from ipinsights.config import HyperParameters
 from ipinsights.data import (
@@ -131,6 +132,11 @@ class IPInsights:
     ) -> IPInsights:
         """Train on observed ``(entity, ip)`` pairs.
 
+        In a ``torch.distributed`` run of several workers (``torchrun``, ``ipinsights train
+        --nproc N``), every worker calls ``fit`` on the same data and trains its share of every
+        batch; the weights stay identical, and rank 0 alone logs, validates and runs the
+        callbacks (see :mod:`ipinsights.distributed`).
+
         Args:
             train: A CSV path (file, ``.gz`` or directory of files), ``"-"`` for stdin, a
                 pandas DataFrame with two columns (entity, ip), or :class:`~ipinsights.data.Pairs`.
@@ -161,12 +167,22 @@ class IPInsights:
             )
         self.net = net.to(self.device)
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
+        # Under torchrun (or `ipinsights train --nproc N`) this process is one data-parallel
+        # worker: all shuffle alike, each draws its own negatives (ipinsights.distributed).
+        data_parallel = distributed.current()
+        sampling_generator = (
+            torch.Generator(device=self.device).manual_seed(distributed.sampling_seed(self.seed, data_parallel.rank))
+            if data_parallel is not None
+            else None
+        )
         ipv6_share = train_pairs.report.num_ipv6_rows / max(1, len(train_pairs))
         self.history_ = train_network(
             self.net,
             self._tensors(train_pairs),
             hp,
             generator=generator,
+            sampling_generator=sampling_generator,
+            data_parallel=data_parallel,
             validation=self._tensors(val_pairs) if val_pairs is not None else None,
             callbacks=callbacks,
             log=out,
