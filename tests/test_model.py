@@ -1,7 +1,7 @@
 import torch
 
 from ipinsights.data import parse_ips
-from ipinsights.model import LEVEL_BUCKETS, IPInsightsNet, ip_features
+from ipinsights.model import DESIGNS, LEVEL_BUCKETS, IPInsightsNet, ip_features, ipv4_features, table_rows
 
 
 def features(texts):
@@ -49,3 +49,45 @@ def test_zero_encoder_layers_is_allowed_and_sparse_and_dense_parameters_split_th
     assert len(sparse) == 1 + len(net.ip.tables)
     assert {id(p) for p in sparse} | {id(p) for p in dense} == {id(p) for p in net.parameters()}
     assert not {id(p) for p in sparse} & {id(p) for p in dense}
+
+
+def test_ipv4_only_features_are_the_general_features_without_the_zero_columns():
+    texts = ["0.0.0.0", "10.20.30.40", "192.168.1.200", "255.255.255.255", "8.8.4.4"]
+    general = features(texts)
+    _ok, _hi, lo = parse_ips(texts)
+    for levels in range(5):
+        fast = ipv4_features(torch.from_numpy(lo), levels)
+        assert torch.equal(fast.levels, general.levels[:, :levels])
+        assert torch.equal(fast.bits, general.bits[:, :32])
+
+
+def test_the_encoder_gives_the_same_vectors_and_gradients_from_ipv4_only_features():
+    torch.manual_seed(1)
+    _ok, hi, lo = parse_ips(["1.2.3.4", "1.2.9.9", "200.100.50.25", "1.2.3.4"])
+    for design in DESIGNS:
+        net = IPInsightsNet(10, 8, 2, ip_encoder=design)
+        outputs, grads = [], []
+        for f in (ip_features(torch.from_numpy(hi), torch.from_numpy(lo)), ipv4_features(torch.from_numpy(lo), len(net.ip.tables))):
+            net.zero_grad(set_to_none=True)
+            out = net.ip(f)
+            (out * torch.arange(8.0)).sum().backward()
+            outputs.append(out.detach())
+            grads.append([p.grad.to_dense() if p.grad.is_sparse else p.grad for p in net.parameters() if p.grad is not None])
+        torch.testing.assert_close(outputs[0], outputs[1])
+        assert len(grads[0]) == len(grads[1])
+        for a, b in zip(*grads, strict=True):
+            torch.testing.assert_close(a[..., :32] if a.shape[-1] == 97 else a, b[..., :32] if b.shape[-1] == 97 else b)
+
+
+def test_table_rows_gives_embedding_values_and_one_coalesced_gradient_row_per_distinct_row():
+    table = torch.randn(6, 3, requires_grad=True)
+    rows = torch.tensor([4, 1, 4, 4, 0])
+    weights = torch.randn(5, 3)
+    (grad,) = torch.autograd.grad((table_rows(table, rows) * weights).sum(), [table])
+    assert grad.is_sparse and grad.is_coalesced()
+    assert grad.indices()[0].tolist() == [0, 1, 4]
+    reference = table.detach().clone().requires_grad_(True)
+    (torch.nn.functional.embedding(rows, reference) * weights).sum().backward()
+    torch.testing.assert_close(grad.to_dense(), reference.grad)
+    with torch.no_grad():
+        assert torch.equal(table_rows(table, rows), table[rows])

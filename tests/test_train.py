@@ -86,3 +86,37 @@ def test_either_negative_rate_may_be_zero_when_the_other_is_not(small_data):
         hp = {**SMALL_HP, "epochs": 1, "random_negative_sampling_rate": r, "shuffled_negative_sampling_rate": s}
         model = IPInsights(**hp).fit(small_data["train"], validation=small_data["validation"], log=None)
         assert len(model.history_) == 1 and model.metrics_["validation:discriminator_auc"] > 0.5
+
+
+def test_batches_larger_than_a_chunk_are_scored_in_chunks_and_train_as_well(small_data, monkeypatch):
+    import ipinsights.train
+
+    hp = {**SMALL_HP, "mini_batch_size": 400, "epochs": 6, "learning_rate": 0.05}
+    whole = IPInsights(**hp).fit(small_data["train"], validation=small_data["validation"], log=None)
+    monkeypatch.setattr(ipinsights.train, "STEP_CHUNK", 64)  # 7 chunks per step
+    chunked = IPInsights(**hp).fit(small_data["train"], validation=small_data["validation"], log=None)
+    for model in (whole, chunked):
+        assert model.metrics_["validation:discriminator_auc"] > 0.85
+        assert 0 < model.metrics_["train:binary_classification_cross_entropy:epoch"] < 0.69
+    assert abs(whole.metrics_["validation:discriminator_auc"] - chunked.metrics_["validation:discriminator_auc"]) < 0.05
+
+
+def test_ipv4_only_scoring_matches_the_general_path_in_scores_and_gradients():
+    from ipinsights.model import IPInsightsNet
+    from ipinsights.sampling import random_ips
+    from ipinsights.train import candidate_rows, candidate_scores
+
+    torch.manual_seed(3)
+    net = IPInsightsNet(50, 16, 1)
+    g = torch.Generator().manual_seed(4)
+    hi, lo = random_ips((20,), g)
+    rows = candidate_rows(10, 3, 1, g, "cpu")
+    results = []
+    for ipv4_only in (False, True):
+        net.zero_grad(set_to_none=True)
+        entity = net.embed_entities(torch.arange(10))
+        scores = candidate_scores(net, entity, hi, lo, rows, ipv4_only=ipv4_only)
+        scores.square().sum().backward()
+        results.append((scores.detach(), net.entity.grad.to_dense(), net.ip.tables[1].grad.to_dense(), net.ip.bits.weight.grad[:, :32]))
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b)

@@ -22,7 +22,16 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-__all__ = ["DESIGNS", "LEVEL_BUCKETS", "IPEncoder", "IPFeatures", "IPInsightsNet", "ip_features"]
+__all__ = [
+    "DESIGNS",
+    "LEVEL_BUCKETS",
+    "IPEncoder",
+    "IPFeatures",
+    "IPInsightsNet",
+    "ip_features",
+    "ipv4_features",
+    "table_rows",
+]
 
 #: Rows of the four prefix tables. IPv4 /8 and /16 fit exactly (256 and 65,536 rows).
 LEVEL_BUCKETS = (1 << 12, 1 << 17, 1 << 17, 1 << 17)
@@ -74,8 +83,12 @@ def ip_features(hi: torch.Tensor, lo: torch.Tensor) -> IPFeatures:
         [
             torch.where(is_v4, v4 >> 24, _hash32(p32 ^ (1 << 40), 0, LEVEL_BUCKETS[0])),
             torch.where(is_v4, v4 >> 16, _hash32(p48 ^ (1 << 49), 1, LEVEL_BUCKETS[1])),
-            torch.where(is_v4, _hash32(v4 >> 8, 2, LEVEL_BUCKETS[2]), _hash32(p56 ^ (1 << 57), 2, LEVEL_BUCKETS[2])),
-            torch.where(is_v4, _hash32(v4, 3, LEVEL_BUCKETS[3]), _hash32(hi ^ (hi >> 29), 3, LEVEL_BUCKETS[3])),
+            torch.where(
+                is_v4, _hash32(v4 >> 8, 2, LEVEL_BUCKETS[2]), _hash32(p56 ^ (1 << 57), 2, LEVEL_BUCKETS[2])
+            ),
+            torch.where(
+                is_v4, _hash32(v4, 3, LEVEL_BUCKETS[3]), _hash32(hi ^ (hi >> 29), 3, LEVEL_BUCKETS[3])
+            ),
         ],
         dim=1,
     )  # (n, 4)
@@ -97,6 +110,61 @@ def ip_features(hi: torch.Tensor, lo: torch.Tensor) -> IPFeatures:
     return IPFeatures(levels, bits)
 
 
+def ipv4_features(lo: torch.Tensor, num_levels: int = 4) -> IPFeatures:
+    """:func:`ip_features` of addresses the caller knows are all IPv4, for the first ``num_levels``.
+
+    The same table indices as :func:`ip_features` and only the 32 IPv4 bit columns (the other
+    65 are zeros for IPv4), which :meth:`IPEncoder.hidden` accepts: training on IPv4-only data
+    (the common case) computes features in a fifth of the time and its bits map a third of it.
+
+    Args:
+        lo: (n,) int64 low words of IPv4-mapped addresses (``::ffff:a.b.c.d``).
+        num_levels: How many prefix levels to index (the encoder's tables), 0-4.
+
+    Returns:
+        :class:`IPFeatures` with ``levels`` (n, num_levels) and ``bits`` (n, 32).
+    """
+    v4 = lo & _MASK32
+    columns = [v4 >> 24, v4 >> 16, _hash32(v4 >> 8, 2, LEVEL_BUCKETS[2]), _hash32(v4, 3, LEVEL_BUCKETS[3])]
+    levels = torch.stack(columns[:num_levels], dim=1) if num_levels else v4.new_zeros(len(v4), 0)
+    v4_bytes = torch.stack([(v4 >> s) & 0xFF for s in (24, 16, 8, 0)], dim=1)  # (n, 4)
+    bits = _BYTE_SIGNS.to(lo.device)[v4_bytes].view(-1, 32)  # (n, 32)
+    return IPFeatures(levels, bits)
+
+
+class _TableRows(torch.autograd.Function):
+    """``table[rows]`` with a gradient that is already coalesced: one sparse row per distinct row.
+
+    ``F.embedding(sparse=True)`` returns one gradient row per *lookup*, which the optimiser must
+    coalesce (sort the rows, gather and add the values) for every table at every step; here the
+    distinct rows are found once (a sort of the int64 indices only) and the backward adds the
+    gradient rows into them with one ``index_add_``.
+    """
+
+    @staticmethod
+    def forward(ctx, table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        distinct, inverse = torch.unique(rows, return_inverse=True)
+        ctx.save_for_backward(distinct, inverse)
+        ctx.table_shape = table.shape
+        return table.index_select(0, rows)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        distinct, inverse = ctx.saved_tensors
+        values = grad.new_zeros(len(distinct), grad.shape[1]).index_add_(0, inverse, grad)
+        sparse = torch.sparse_coo_tensor(
+            distinct[None], values, ctx.table_shape, is_coalesced=True, check_invariants=False
+        )
+        return sparse, None
+
+
+def table_rows(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Rows of an embedding table, (n,) → (n, d), with a sparse, coalesced gradient in training."""
+    if torch.is_grad_enabled() and table.requires_grad:
+        return _TableRows.apply(table, rows)
+    return nn.functional.embedding(rows, table)
+
+
 #: Encoder designs: how many prefix levels get an embedding table (the bit features are always used).
 DESIGNS = {"prefix": 2, "prefix24": 3, "prefix32": 4, "bits": 0}
 
@@ -115,7 +183,9 @@ class IPEncoder(nn.Module):
         if design not in DESIGNS:
             raise ValueError(f"design must be one of {', '.join(DESIGNS)}, got {design!r}")
         self.design = design
-        self.tables = nn.ParameterList([nn.Parameter(torch.empty(b, vector_dim)) for b in LEVEL_BUCKETS[: DESIGNS[design]]])
+        self.tables = nn.ParameterList(
+            [nn.Parameter(torch.empty(b, vector_dim)) for b in LEVEL_BUCKETS[: DESIGNS[design]]]
+        )
         self.bits = nn.Linear(_NUM_BITS, vector_dim)
         self.layers = nn.ModuleList([nn.Linear(vector_dim, vector_dim) for _ in range(num_layers)])
         self.reset_parameters()
@@ -135,21 +205,21 @@ class IPEncoder(nn.Module):
         x = self.hidden(features)
         return self.layers[-1](x) if len(self.layers) else x
 
-    def hidden(self, features: IPFeatures, *, ipv4_only: bool = False) -> torch.Tensor:
+    def hidden(self, features: IPFeatures) -> torch.Tensor:
         """The encoder up to the input of its last fully connected layer (all of it if none).
 
         Training needs the IP vectors ``v = W h + b`` only in dot products with entity vectors,
         ``<e, v> = <W^T e, h> + <e, b>``: it applies the last layer to the batch's entities
-        instead of its twice as many addresses (``ipinsights.train``). With ``ipv4_only`` (the
-        caller knows every address is IPv4, so all bit features past the first 32 are zero) the
-        bits map reads only those 32 columns: the same values and gradients at a third of the cost.
+        instead of its twice as many addresses (``ipinsights.train``). Features of IPv4-only
+        addresses (:func:`ipv4_features`, 32 bit columns) go through the first 32 columns of the
+        bits map: the same values and gradients as the 97 columns with 65 zeros.
         """
-        if ipv4_only:
-            x = nn.functional.linear(features.bits[:, :32], self.bits.weight[:, :32], self.bits.bias)
+        if features.bits.shape[1] == 32:
+            x = torch.addmm(self.bits.bias, features.bits, self.bits.weight[:, :32].t())
         else:
             x = self.bits(features.bits)
         for level, table in enumerate(self.tables):
-            x = x + nn.functional.embedding(features.levels[:, level], table, sparse=True)
+            x = x + table_rows(table, features.levels[:, level])
         for i, layer in enumerate(self.layers[:-1]):
             if i:
                 x = torch.relu(x)
@@ -190,7 +260,7 @@ class IPInsightsNet(nn.Module):
 
     def embed_entities(self, rows: torch.Tensor) -> torch.Tensor:
         """(n,) int64 table rows → (n, vector_dim)."""
-        return nn.functional.embedding(rows, self.entity, sparse=True)
+        return table_rows(self.entity, rows)
 
     def embed_ips(self, hi: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
         """(n,) address words → (n, vector_dim)."""
