@@ -120,3 +120,33 @@ def test_ipv4_only_scoring_matches_the_general_path_in_scores_and_gradients():
         results.append((scores.detach(), net.entity.grad.to_dense(), net.ip.tables[1].grad.to_dense(), net.ip.bits.weight.grad[:, :32]))
     for a, b in zip(*results, strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_hand_derived_gradients_equal_autograd_for_zero_and_one_encoder_layers():
+    from ipinsights.metrics import loss_and_accuracy
+    from ipinsights.model import IPInsightsNet
+    from ipinsights.sampling import random_ips
+    from ipinsights.train import candidate_rows, candidate_scores, hand_derived_gradients
+
+    g = torch.Generator().manual_seed(5)
+    for layers in (0, 1):
+        for design in ("prefix", "prefix32"):
+            torch.manual_seed(layers)
+            net = IPInsightsNet(40, 8, layers, ip_encoder=design)
+            entity_rows = torch.tensor([3, 7, 3, 39, 0, 7])  # repeated rows: their gradients add up
+            hi, lo = random_ips((12,), g)
+            lo[3] = lo[0]  # a repeated address too
+            rows = candidate_rows(6, 3, 2, g, "cpu")
+            scores = candidate_scores(net, net.embed_entities(entity_rows), hi, lo, rows)
+            loss, accuracy = loss_and_accuracy(scores[:, 0], scores[:, 1:])
+            params = list(net.parameters())
+            expected = torch.autograd.grad(loss * 0.75, params)
+            got, got_loss, got_accuracy = hand_derived_gradients(net, entity_rows, lo, rows, 0.75)
+            torch.testing.assert_close(got_loss, loss.detach())
+            assert got_accuracy == accuracy
+            assert set(got) == set(params)
+            for p, grad in zip(params, expected, strict=True):
+                assert got[p].is_sparse == grad.is_sparse
+                if grad.is_sparse:
+                    assert got[p].is_coalesced()
+                torch.testing.assert_close(got[p].to_dense() if got[p].is_sparse else got[p], grad.to_dense() if grad.is_sparse else grad)

@@ -128,7 +128,7 @@ def ipv4_features(lo: torch.Tensor, num_levels: int = 4) -> IPFeatures:
     columns = [v4 >> 24, v4 >> 16, _hash32(v4 >> 8, 2, LEVEL_BUCKETS[2]), _hash32(v4, 3, LEVEL_BUCKETS[3])]
     levels = torch.stack(columns[:num_levels], dim=1) if num_levels else v4.new_zeros(len(v4), 0)
     v4_bytes = torch.stack([(v4 >> s) & 0xFF for s in (24, 16, 8, 0)], dim=1)  # (n, 4)
-    bits = _BYTE_SIGNS.to(lo.device)[v4_bytes].view(-1, 32)  # (n, 32)
+    bits = _BYTE_SIGNS.to(lo.device).index_select(0, v4_bytes.view(-1)).view(-1, 32)  # (n, 32)
     return IPFeatures(levels, bits)
 
 
