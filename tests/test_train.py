@@ -150,3 +150,27 @@ def test_hand_derived_gradients_equal_autograd_for_zero_and_one_encoder_layers()
                 if grad.is_sparse:
                     assert got[p].is_coalesced()
                 torch.testing.assert_close(got[p].to_dense() if got[p].is_sparse else got[p], grad.to_dense() if grad.is_sparse else grad)
+
+
+def test_block_negatives_equal_the_general_path_on_the_same_candidates():
+    from ipinsights.model import IPInsightsNet
+    from ipinsights.sampling import random_ips
+    from ipinsights.train import block_gradients, block_rows, block_unit, hand_derived_gradients
+
+    g = torch.Generator().manual_seed(6)
+    for layers, r, s in ((1, 5, 1), (0, 3, 2), (1, 0, 3), (1, 4, 0)):
+        torch.manual_seed(r + s)
+        net = IPInsightsNet(30, 8, layers)
+        m = 2 * block_unit(r, s)
+        entity_rows = torch.randint(0, 30, (m,), generator=g)
+        _hi, lo = random_ips((2 * m,), g)
+        rows = block_rows(m, r, s)
+        assert rows.shape == (m, 1 + r + s)
+        assert all(len(set(row[1 + r :].tolist()) | {i}) == s + 1 for i, row in enumerate(rows))  # S others, never itself
+        expected, loss, accuracy = hand_derived_gradients(net, entity_rows, lo, rows, 0.5)
+        got, got_loss, got_accuracy = block_gradients(net, entity_rows, lo, r, s, 0.5)
+        torch.testing.assert_close(got_loss, loss)
+        torch.testing.assert_close(got_accuracy.float(), accuracy)
+        assert set(got) == set(expected)
+        for p, grad in expected.items():
+            torch.testing.assert_close(got[p].to_dense() if got[p].is_sparse else got[p], grad.to_dense() if grad.is_sparse else grad)

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 import torch
 
@@ -30,7 +30,7 @@ from ipinsights.metrics import (
     throughput_line,
     validation_line,
 )
-from ipinsights.model import IPInsightsNet, ip_features, ipv4_features
+from ipinsights.model import IPFeatures, IPInsightsNet, ip_features, ipv4_features
 from ipinsights.optim import LazyAdam
 from ipinsights.sampling import random_ips, shuffled_indices
 
@@ -38,11 +38,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from ipinsights.distributed import DataParallel
 
 __all__ = [
+    "BLOCK_NEGATIVES",
     "HAND_DERIVED",
     "STEP_CHUNK",
     "VALIDATION_SEED",
     "EpochCallback",
     "PairTensors",
+    "block_gradients",
+    "block_rows",
+    "block_unit",
     "can_hand_derive",
     "candidate_rows",
     "candidate_scores",
@@ -63,6 +67,9 @@ STEP_CHUNK = 2048
 
 #: Use :func:`hand_derived_gradients` where it applies (a switch for tests and comparisons).
 HAND_DERIVED = True
+
+#: Draw the negatives in blocks (:func:`block_gradients`) where the hand-derived path applies.
+BLOCK_NEGATIVES = True
 
 #: Called after each epoch with (completed epochs, metrics); returning True stops training.
 EpochCallback = Callable[[int, dict[str, float]], "bool | None"]
@@ -195,6 +202,57 @@ def can_hand_derive(net: IPInsightsNet) -> bool:
     return len(net.ip.layers) <= 1
 
 
+class _Encoded(NamedTuple):
+    """A chunk's forward pass up to the scores (see :func:`hand_derived_gradients`)."""
+
+    features: IPFeatures
+    hidden: torch.Tensor  # (2m, d): observed addresses, then random ones
+    entity: torch.Tensor  # (m, d)
+    u: torch.Tensor  # (m, d): W^T e, or e without an encoder layer
+    c: torch.Tensor | None  # (m,): <e, b>, or None without an encoder layer
+
+
+def _encode(net: IPInsightsNet, entity_rows: torch.Tensor, ip_lo: torch.Tensor) -> _Encoded:
+    enc = net.ip
+    features = ipv4_features(ip_lo, len(enc.tables))
+    hidden = torch.addmm(enc.bits.bias, features.bits, enc.bits.weight[:, :32].t())  # (2m, d)
+    for level, table in enumerate(enc.tables):
+        hidden += table.index_select(0, features.levels[:, level])
+    entity = net.entity.index_select(0, entity_rows)  # (m, d)
+    if not len(enc.layers):
+        return _Encoded(features, hidden, entity, entity, None)
+    last = enc.layers[0]
+    return _Encoded(features, hidden, entity, entity @ last.weight, entity @ last.bias)
+
+
+def _parameter_gradients(
+    net: IPInsightsNet,
+    fwd: _Encoded,
+    entity_rows: torch.Tensor,
+    d_u: torch.Tensor,
+    d_c: torch.Tensor | None,
+    d_hidden: torch.Tensor,
+) -> dict[torch.nn.Parameter, torch.Tensor]:
+    """Every parameter's gradient from those of ``u``, ``c`` and the hidden vectors."""
+    enc = net.ip
+    grads: dict[torch.nn.Parameter, torch.Tensor] = {}
+    if len(enc.layers):
+        last = enc.layers[0]
+        d_entity = torch.addmm(torch.outer(d_c, last.bias), d_u, last.weight.t())
+        grads[last.weight] = fwd.entity.t() @ d_u
+        grads[last.bias] = fwd.entity.t() @ d_c
+    else:
+        d_entity = d_u
+    grads[net.entity] = _sparse_rows(net.entity.shape, entity_rows, d_entity)
+    for level, table in enumerate(enc.tables):
+        grads[table] = _sparse_rows(table.shape, fwd.features.levels[:, level], d_hidden)
+    d_bits = torch.zeros_like(enc.bits.weight)
+    d_bits[:, :32] = d_hidden.t() @ fwd.features.bits
+    grads[enc.bits.weight] = d_bits
+    grads[enc.bits.bias] = d_hidden.sum(dim=0)
+    return grads
+
+
 @torch.no_grad()
 def hand_derived_gradients(
     net: IPInsightsNet,
@@ -222,43 +280,126 @@ def hand_derived_gradients(
     Returns:
         ``(gradients by parameter, loss, accuracy)``; loss and accuracy are the chunk's means.
     """
-    enc = net.ip
-    features = ipv4_features(ip_lo, len(enc.tables))
-    hidden = torch.addmm(enc.bits.bias, features.bits, enc.bits.weight[:, :32].t())  # (2m, d)
-    for level, table in enumerate(enc.tables):
-        hidden += table.index_select(0, features.levels[:, level])
-    entity = net.entity.index_select(0, entity_rows)  # (m, d)
-    last = enc.layers[0] if len(enc.layers) else None
-    u = entity @ last.weight if last is not None else entity  # (m, d)
-    scores = _GatheredDots.forward(_NoContext(), u, hidden, rows)  # (m, k)
-    if last is not None:
-        scores += (entity @ last.bias)[:, None]
+    fwd = _encode(net, entity_rows, ip_lo)
+    scores = _GatheredDots.forward(_NoContext(), fwd.u, fwd.hidden, rows)  # (m, k)
+    if fwd.c is not None:
+        scores += fwd.c[:, None]
     labels = torch.zeros_like(scores)
     labels[:, 0] = 1.0
     loss = torch.nn.functional.binary_cross_entropy_with_logits(scores, labels)
     accuracy = ((scores > 0).float() == labels).float().mean()
 
     d_scores = torch.sigmoid(scores).sub_(labels).mul_(weight / scores.numel())  # (m, k)
-    d_u = torch.nn.functional.embedding_bag(rows, hidden, per_sample_weights=d_scores, mode="sum")  # (m, d)
-    d_hidden = torch.zeros_like(hidden).index_add_(
-        0, rows.view(-1), (d_scores[:, :, None] * u[:, None, :]).view(-1, u.shape[1])
+    d_u = torch.nn.functional.embedding_bag(rows, fwd.hidden, per_sample_weights=d_scores, mode="sum")
+    d_hidden = torch.zeros_like(fwd.hidden).index_add_(
+        0, rows.view(-1), (d_scores[:, :, None] * fwd.u[:, None, :]).view(-1, fwd.u.shape[1])
     )  # (2m, d)
-    grads: dict[torch.nn.Parameter, torch.Tensor] = {}
-    if last is not None:
-        d_c = d_scores.sum(dim=1)  # (m,)
-        d_entity = torch.addmm(torch.outer(d_c, last.bias), d_u, last.weight.t())
-        grads[last.weight] = entity.t() @ d_u
-        grads[last.bias] = entity.t() @ d_c
-    else:
-        d_entity = d_u
-    grads[net.entity] = _sparse_rows(net.entity.shape, entity_rows, d_entity)
-    for level, table in enumerate(enc.tables):
-        grads[table] = _sparse_rows(table.shape, features.levels[:, level], d_hidden)
-    d_bits = torch.zeros_like(enc.bits.weight)
-    d_bits[:, :32] = d_hidden.t() @ features.bits
-    grads[enc.bits.weight] = d_bits
-    grads[enc.bits.bias] = d_hidden.sum(dim=0)
-    return grads, loss, accuracy
+    d_c = d_scores.sum(dim=1) if fwd.c is not None else None
+    return _parameter_gradients(net, fwd, entity_rows, d_u, d_c, d_hidden), loss, accuracy
+
+
+def block_unit(num_random: int, num_shuffled: int) -> int:
+    """Pairs per chunk of :func:`block_gradients` come in multiples of this: lcm(R, S + 1)."""
+    return math.lcm(max(num_random, 1), num_shuffled + 1)
+
+
+def block_rows(size: int, num_random: int, num_shuffled: int) -> torch.Tensor:
+    """The candidates of :func:`block_gradients` as :func:`candidate_rows` would give them.
+
+    Pair ``i`` of a chunk of ``size`` pairs (a multiple of :func:`block_unit`) is scored
+    against its own address, the ``R`` random addresses of its block of ``R`` pairs (rows
+    ``size + R * (i // R) ...``) and the observed addresses of the ``S`` other pairs of its block
+    of ``S + 1`` pairs. Used to test the blocks against the general path; (size, 1 + R + S).
+    """
+    i = torch.arange(size)[:, None]
+    random = size + (i // max(num_random, 1)) * num_random + torch.arange(num_random)  # (size, R)
+    group = num_shuffled + 1
+    others = (
+        torch.arange(group)
+        .expand(group, group)[~torch.eye(group, dtype=torch.bool)]
+        .view(group, num_shuffled)
+    )
+    shuffled = (i // group) * group + others[i[:, 0] % group]  # (size, S)
+    return torch.cat([i, random, shuffled], dim=1)
+
+
+@torch.no_grad()
+def block_gradients(
+    net: IPInsightsNet,
+    entity_rows: torch.Tensor,
+    ip_lo: torch.Tensor,
+    num_random: int,
+    num_shuffled: int,
+    weight: float,
+) -> tuple[dict[torch.nn.Parameter, torch.Tensor], torch.Tensor, torch.Tensor]:
+    """:func:`hand_derived_gradients` with the negatives drawn in blocks: batched products
+    instead of gathers and scatters.
+
+    The chunk's pairs are in random order (each epoch's shuffle), so consecutive pairs are a
+    random sample of the batch. Pair ``i`` is scored against its own address; against the ``R``
+    random addresses of its block of ``R`` consecutive pairs (the pool holds one uniformly random
+    address per pair, so each pair still has ``R`` distinct, independent, uniform random
+    negatives, each shared with ``R - 1`` other pairs, as a pool drawn with replacement shares
+    them on average); and against the observed addresses of the ``S`` other pairs of its block of
+    ``S + 1`` consecutive pairs (``S`` other pairs of the batch, uniformly at random, never its
+    own: the reference's in-batch shuffle, without the chance of drawing itself). Every score is
+    then a block matrix product (``bmm``): 1.8 of the 2.6 ms per step that gathering the
+    (1,000 x 7 x 128) candidate vectors and scattering their gradients cost on the benchmark
+    machine. Tested equal to the general path on the same candidates (:func:`block_rows`).
+
+    Args:
+        net: The model (at most one encoder layer).
+        entity_rows: (m,) entity rows; m a multiple of :func:`block_unit` ``(R, S)``.
+        ip_lo: (2m,) low words of IPv4 addresses: the m observed, then m random ones.
+        num_random, num_shuffled: R and S.
+        weight: Factor on the chunk's mean loss.
+
+    Returns:
+        ``(gradients by parameter, loss, accuracy)``.
+    """
+    fwd = _encode(net, entity_rows, ip_lo)
+    m, d = fwd.u.shape
+    R, G = num_random, num_shuffled + 1
+    observed, pool = fwd.hidden[:m], fwd.hidden[m:]
+    total = m * (1 + R + num_shuffled)
+    scale = weight / total
+
+    pos = torch.linalg.vecdot(fwd.u, observed)  # (m,)
+    if fwd.c is not None:
+        pos += fwd.c
+    loss_sum = torch.nn.functional.softplus(-pos).sum()
+    correct = (pos > 0).sum()
+    d_pos = torch.sigmoid(pos).sub_(1).mul_(scale)
+    d_u = d_pos[:, None] * observed
+    d_observed = d_pos[:, None] * fwd.u
+    d_c = d_pos.clone()
+    d_pool = torch.zeros_like(pool)
+    if R:
+        u_blocks, pool_blocks = fwd.u.view(m // R, R, d), pool.view(m // R, R, d)
+        scores = torch.bmm(u_blocks, pool_blocks.transpose(1, 2))  # (m / R, R pairs, R addresses)
+        if fwd.c is not None:
+            scores += fwd.c.view(m // R, R, 1)
+        loss_sum += torch.nn.functional.softplus(scores).sum()
+        correct += (scores <= 0).sum()
+        d_scores = torch.sigmoid(scores).mul_(scale)
+        d_u += torch.bmm(d_scores, pool_blocks).view(m, d)
+        d_pool = torch.bmm(d_scores.transpose(1, 2), u_blocks).view(m, d)
+        d_c += d_scores.sum(dim=2).view(m)
+    if num_shuffled:
+        u_blocks, observed_blocks = fwd.u.view(m // G, G, d), observed.view(m // G, G, d)
+        scores = torch.bmm(u_blocks, observed_blocks.transpose(1, 2))  # (m / G, G pairs, G addresses)
+        if fwd.c is not None:
+            scores += fwd.c.view(m // G, G, 1)
+        others = ~torch.eye(G, dtype=torch.bool, device=scores.device)  # the diagonal is each pair's own
+        loss_sum += torch.nn.functional.softplus(scores).mul_(others).sum()
+        correct += ((scores <= 0) & others).sum()
+        d_scores = torch.sigmoid(scores).mul_(others).mul_(scale)
+        d_u += torch.bmm(d_scores, observed_blocks).view(m, d)
+        d_observed += torch.bmm(d_scores.transpose(1, 2), u_blocks).view(m, d)
+        d_c += d_scores.sum(dim=2).view(m)
+    d_hidden = torch.cat([d_observed, d_pool])
+    grads = _parameter_gradients(net, fwd, entity_rows, d_u, d_c if fwd.c is not None else None, d_hidden)
+    return grads, loss_sum / total, correct / total
 
 
 class _NoContext:
@@ -380,9 +521,12 @@ def train_network(
     # No IPv6 anywhere in a step (observed or random negative): IPv4-only features are enough.
     ipv4_only = ipv6_share == 0 and not bool(((train.ip_hi != 0) | ((train.ip_lo >> 32) != 0xFFFF)).any())
     hand_derived = ipv4_only and can_hand_derive(net) and HAND_DERIVED
+    R, S = hp.random_negative_sampling_rate, hp.shuffled_negative_sampling_rate
+    unit = block_unit(R, S)
+    block_chunk = STEP_CHUNK // unit * unit
+    blocked = hand_derived and BLOCK_NEGATIVES and block_chunk > 0
     n, batch_size = len(train), hp.mini_batch_size
     num_batches = math.ceil(n / batch_size)
-    R, S = hp.random_negative_sampling_rate, hp.shuffled_negative_sampling_rate
 
     def emit(*lines: str) -> None:
         if log is not None and main:
@@ -409,19 +553,36 @@ def train_network(
                     start + (stop - start) * rank // world : start + (stop - start) * (rank + 1) // world
                 ]
                 size = len(idx)
-                sparse_opt.zero_grad(set_to_none=True)
-                dense_opt.zero_grad(set_to_none=True)
+                for p in params:
+                    p.grad = None
                 # A large batch is scored in chunks whose gradients add up before the one
                 # update of the step: the same mean gradient, with each chunk's temporaries
-                # small enough to stay in the CPU's caches (STEP_CHUNK).
-                for part in idx.split(STEP_CHUNK):
+                # small enough to stay in the CPU's caches (STEP_CHUNK). With block negatives,
+                # chunks are multiples of the block unit; a remainder goes the general way.
+                if blocked:
+                    full = size // unit * unit
+                    parts = [*idx[:full].split(block_chunk), *([idx[full:]] if full < size else [])]
+                else:
+                    parts = idx.split(STEP_CHUNK)
+                for part in parts:
                     m = len(part)
+                    in_blocks = blocked and m % unit == 0
                     pool_hi, pool_lo = random_ips((m,), sampler, ipv6_share=ipv6_share, device=device)
-                    rows = candidate_rows(m, R, S, sampler, device)  # (m, 1 + R + S)
+                    rows = None if in_blocks else candidate_rows(m, R, S, sampler, device)  # (m, 1 + R + S)
                     # The chunk's mean loss weighed by its share of the global batch, times the
                     # workers, whose gradients are averaged: the global batch's mean.
                     share = m * world / (stop - start)
-                    if hand_derived:
+                    if in_blocks:
+                        grad_of, loss, accuracy = block_gradients(
+                            net,
+                            train.entity_rows.index_select(0, part),
+                            torch.cat([train.ip_lo.index_select(0, part), pool_lo]),
+                            R,
+                            S,
+                            share,
+                        )
+                        grads = [grad_of.get(p) for p in params]
+                    elif hand_derived:
                         grad_of, loss, accuracy = hand_derived_gradients(
                             net,
                             train.entity_rows.index_select(0, part),
