@@ -22,7 +22,10 @@ def test_training_prints_every_reference_metric_line_and_learns(small_data):
     assert aucs[-1] > 0.9
     progress = re.findall(METRIC_REGEXES["train:progress"], text)
     assert progress[-1] == "100.0"
-    assert model.metrics_["validation:discriminator_auc"] == aucs[-1] or abs(model.metrics_["validation:discriminator_auc"] - aucs[-1]) < 1e-6
+    assert (
+        model.metrics_["validation:discriminator_auc"] == aucs[-1]
+        or abs(model.metrics_["validation:discriminator_auc"] - aucs[-1]) < 1e-6
+    )
 
 
 def test_batch_metrics_are_published_every_interval_batches(small_data):
@@ -40,7 +43,9 @@ def test_a_callback_returning_true_stops_training_after_that_epoch(small_data):
         seen.append((epoch, sorted(metrics)))
         return epoch == 2
 
-    model = IPInsights(**{**SMALL_HP, "epochs": 5}).fit(small_data["train"], validation=small_data["validation"], callbacks=[stop_after_two], log=None)
+    model = IPInsights(**{**SMALL_HP, "epochs": 5}).fit(
+        small_data["train"], validation=small_data["validation"], callbacks=[stop_after_two], log=None
+    )
     assert [e for e, _ in seen] == [1, 2]
     assert "validation:discriminator_auc" in seen[0][1]
     assert len(model.history_) == 2
@@ -57,7 +62,9 @@ def test_the_same_seed_and_data_give_the_same_weights_and_metrics(small_data):
     wa, wb, wc = _weights(a), _weights(b), _weights(c)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
-    assert a.history_ == [{**h, "train:throughput": a.history_[i]["train:throughput"]} for i, h in enumerate(b.history_)]
+    assert a.history_ == [
+        {**h, "train:throughput": a.history_[i]["train:throughput"]} for i, h in enumerate(b.history_)
+    ]
 
 
 def test_the_same_seed_gives_the_same_scores_in_a_fresh_process(small_data, tmp_path):
@@ -67,7 +74,11 @@ def test_the_same_seed_gives_the_same_scores_in_a_fresh_process(small_data, tmp_
         "np.save(sys.argv[1], m.score(['user_1', 'user_2', 'nobody'], ['1.2.3.4', '2001:db8::1', '9.9.9.9']))"
     )
     for name in ("a.npy", "b.npy"):
-        subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], check=True, cwd=str(__import__("pathlib").Path(__file__).parent.parent))
+        subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path / name)],
+            check=True,
+            cwd=str(__import__("pathlib").Path(__file__).parent.parent),
+        )
     assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
 
 
@@ -83,7 +94,12 @@ def test_ipv6_rows_train_and_score(tmp_path):
 
 def test_either_negative_rate_may_be_zero_when_the_other_is_not(small_data):
     for r, s in ((0, 2), (3, 0)):
-        hp = {**SMALL_HP, "epochs": 1, "random_negative_sampling_rate": r, "shuffled_negative_sampling_rate": s}
+        hp = {
+            **SMALL_HP,
+            "epochs": 1,
+            "random_negative_sampling_rate": r,
+            "shuffled_negative_sampling_rate": s,
+        }
         model = IPInsights(**hp).fit(small_data["train"], validation=small_data["validation"], log=None)
         assert len(model.history_) == 1 and model.metrics_["validation:discriminator_auc"] > 0.5
 
@@ -98,7 +114,10 @@ def test_batches_larger_than_a_chunk_are_scored_in_chunks_and_train_as_well(smal
     for model in (whole, chunked):
         assert model.metrics_["validation:discriminator_auc"] > 0.85
         assert 0 < model.metrics_["train:binary_classification_cross_entropy:epoch"] < 0.69
-    assert abs(whole.metrics_["validation:discriminator_auc"] - chunked.metrics_["validation:discriminator_auc"]) < 0.05
+    assert (
+        abs(whole.metrics_["validation:discriminator_auc"] - chunked.metrics_["validation:discriminator_auc"])
+        < 0.05
+    )
 
 
 def test_ipv4_only_scoring_matches_the_general_path_in_scores_and_gradients():
@@ -117,7 +136,14 @@ def test_ipv4_only_scoring_matches_the_general_path_in_scores_and_gradients():
         entity = net.embed_entities(torch.arange(10))
         scores = candidate_scores(net, entity, hi, lo, rows, ipv4_only=ipv4_only)
         scores.square().sum().backward()
-        results.append((scores.detach(), net.entity.grad.to_dense(), net.ip.tables[1].grad.to_dense(), net.ip.bits.weight.grad[:, :32]))
+        results.append(
+            (
+                scores.detach(),
+                net.entity.grad.to_dense(),
+                net.ip.tables[1].grad.to_dense(),
+                net.ip.bits.weight.grad[:, :32],
+            )
+        )
     for a, b in zip(*results, strict=True):
         torch.testing.assert_close(a, b)
 
@@ -149,7 +175,10 @@ def test_hand_derived_gradients_equal_autograd_for_zero_and_one_encoder_layers()
                 assert got[p].is_sparse == grad.is_sparse
                 if grad.is_sparse:
                     assert got[p].is_coalesced()
-                torch.testing.assert_close(got[p].to_dense() if got[p].is_sparse else got[p], grad.to_dense() if grad.is_sparse else grad)
+                torch.testing.assert_close(
+                    got[p].to_dense() if got[p].is_sparse else got[p],
+                    grad.to_dense() if grad.is_sparse else grad,
+                )
 
 
 def test_block_negatives_equal_the_general_path_on_the_same_candidates():
@@ -158,19 +187,30 @@ def test_block_negatives_equal_the_general_path_on_the_same_candidates():
     from ipinsights.train import block_gradients, block_rows, block_unit, hand_derived_gradients
 
     g = torch.Generator().manual_seed(6)
-    for layers, r, s in ((1, 5, 1), (0, 3, 2), (1, 0, 3), (1, 4, 0)):
+    for layers, r, s, k in (
+        (1, 5, 1, 1),
+        (0, 3, 2, 1),
+        (1, 0, 3, 1),
+        (1, 4, 0, 1),
+        (1, 5, 1, 4),
+        (0, 2, 2, 3),
+    ):
         torch.manual_seed(r + s)
         net = IPInsightsNet(30, 8, layers)
-        m = 2 * block_unit(r, s)
+        m = 2 * block_unit(r, s, k)
         entity_rows = torch.randint(0, 30, (m,), generator=g)
-        _hi, lo = random_ips((2 * m,), g)
-        rows = block_rows(m, r, s)
+        _hi, lo = random_ips((m + (m // k if r else 0),), g)
+        rows = block_rows(m, r, s, k)
         assert rows.shape == (m, 1 + r + s)
-        assert all(len(set(row[1 + r :].tolist()) | {i}) == s + 1 for i, row in enumerate(rows))  # S others, never itself
+        assert all(
+            len(set(row[1 + r :].tolist()) | {i}) == s + 1 for i, row in enumerate(rows)
+        )  # S others, never itself
         expected, loss, accuracy = hand_derived_gradients(net, entity_rows, lo, rows, 0.5)
-        got, got_loss, got_accuracy = block_gradients(net, entity_rows, lo, r, s, 0.5)
+        got, got_loss, got_accuracy = block_gradients(net, entity_rows, lo, r, s, 0.5, k)
         torch.testing.assert_close(got_loss, loss)
         torch.testing.assert_close(got_accuracy.float(), accuracy)
         assert set(got) == set(expected)
         for p, grad in expected.items():
-            torch.testing.assert_close(got[p].to_dense() if got[p].is_sparse else got[p], grad.to_dense() if grad.is_sparse else grad)
+            torch.testing.assert_close(
+                got[p].to_dense() if got[p].is_sparse else got[p], grad.to_dense() if grad.is_sparse else grad
+            )

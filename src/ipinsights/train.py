@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "BLOCK_NEGATIVES",
     "HAND_DERIVED",
+    "POOL_SHARE",
     "STEP_CHUNK",
     "VALIDATION_SEED",
     "EpochCallback",
@@ -70,6 +71,13 @@ HAND_DERIVED = True
 
 #: Draw the negatives in blocks (:func:`block_gradients`) where the hand-derived path applies.
 BLOCK_NEGATIVES = True
+
+#: With block negatives, each random address is a negative of ``R * POOL_SHARE`` pairs (a step
+#: draws ``mini_batch_size / POOL_SHARE`` of them); every pair still has R distinct, independent,
+#: uniform random negatives. Measured at the example's settings (5 epochs, 3,000 users): 4 cuts
+#: the encoding of random addresses and their table updates to a quarter, epochs ~20 % faster
+#: than 1, validation AUC the same (0.9923 vs 0.9921; 8: 0.9923, no faster than 4).
+POOL_SHARE = 4
 
 #: Called after each epoch with (completed epochs, metrics); returning True stops training.
 EpochCallback = Callable[[int, dict[str, float]], "bool | None"]
@@ -298,21 +306,23 @@ def hand_derived_gradients(
     return _parameter_gradients(net, fwd, entity_rows, d_u, d_c, d_hidden), loss, accuracy
 
 
-def block_unit(num_random: int, num_shuffled: int) -> int:
-    """Pairs per chunk of :func:`block_gradients` come in multiples of this: lcm(R, S + 1)."""
-    return math.lcm(max(num_random, 1), num_shuffled + 1)
+def block_unit(num_random: int, num_shuffled: int, pool_share: int = 1) -> int:
+    """Pairs per chunk of :func:`block_gradients` come in multiples of this: lcm(R k, S + 1)."""
+    return math.lcm(max(num_random, 1) * pool_share, num_shuffled + 1)
 
 
-def block_rows(size: int, num_random: int, num_shuffled: int) -> torch.Tensor:
+def block_rows(size: int, num_random: int, num_shuffled: int, pool_share: int = 1) -> torch.Tensor:
     """The candidates of :func:`block_gradients` as :func:`candidate_rows` would give them.
 
     Pair ``i`` of a chunk of ``size`` pairs (a multiple of :func:`block_unit`) is scored
-    against its own address, the ``R`` random addresses of its block of ``R`` pairs (rows
-    ``size + R * (i // R) ...``) and the observed addresses of the ``S`` other pairs of its block
-    of ``S + 1`` pairs. Used to test the blocks against the general path; (size, 1 + R + S).
+    against its own address, the ``R`` random addresses of its block of ``R k`` pairs (rows
+    ``size + R * (i // (R k)) ...``, ``k = pool_share``) and the observed addresses of the ``S``
+    other pairs of its block of ``S + 1`` pairs. Used to test the blocks against the general
+    path; (size, 1 + R + S).
     """
     i = torch.arange(size)[:, None]
-    random = size + (i // max(num_random, 1)) * num_random + torch.arange(num_random)  # (size, R)
+    block = max(num_random, 1) * pool_share
+    random = size + (i // block) * num_random + torch.arange(num_random)  # (size, R)
     group = num_shuffled + 1
     others = (
         torch.arange(group)
@@ -331,6 +341,7 @@ def block_gradients(
     num_random: int,
     num_shuffled: int,
     weight: float,
+    pool_share: int = 1,
 ) -> tuple[dict[torch.nn.Parameter, torch.Tensor], torch.Tensor, torch.Tensor]:
     """:func:`hand_derived_gradients` with the negatives drawn in blocks: batched products
     instead of gathers and scatters.
@@ -349,17 +360,21 @@ def block_gradients(
 
     Args:
         net: The model (at most one encoder layer).
-        entity_rows: (m,) entity rows; m a multiple of :func:`block_unit` ``(R, S)``.
-        ip_lo: (2m,) low words of IPv4 addresses: the m observed, then m random ones.
+        entity_rows: (m,) entity rows; m a multiple of :func:`block_unit` ``(R, S, k)``.
+        ip_lo: (m + m / k,) low words of IPv4 addresses: the m observed, then m / k random
+            ones (none when R = 0).
         num_random, num_shuffled: R and S.
         weight: Factor on the chunk's mean loss.
+        pool_share: k: blocks of ``R k`` pairs share ``R`` random addresses, so that each
+            random address is a negative of ``R k`` pairs (each pair still has R distinct,
+            independent, uniform random negatives) and a step encodes ``m / k`` of them.
 
     Returns:
         ``(gradients by parameter, loss, accuracy)``.
     """
     fwd = _encode(net, entity_rows, ip_lo)
     m, d = fwd.u.shape
-    R, G = num_random, num_shuffled + 1
+    R, G, B = num_random, num_shuffled + 1, num_random * pool_share
     observed, pool = fwd.hidden[:m], fwd.hidden[m:]
     total = m * (1 + R + num_shuffled)
     scale = weight / total
@@ -375,15 +390,15 @@ def block_gradients(
     d_c = d_pos.clone()
     d_pool = torch.zeros_like(pool)
     if R:
-        u_blocks, pool_blocks = fwd.u.view(m // R, R, d), pool.view(m // R, R, d)
-        scores = torch.bmm(u_blocks, pool_blocks.transpose(1, 2))  # (m / R, R pairs, R addresses)
+        u_blocks, pool_blocks = fwd.u.view(m // B, B, d), pool.view(m // B, R, d)
+        scores = torch.bmm(u_blocks, pool_blocks.transpose(1, 2))  # (m / B, B pairs, R addresses)
         if fwd.c is not None:
-            scores += fwd.c.view(m // R, R, 1)
+            scores += fwd.c.view(m // B, B, 1)
         loss_sum += torch.nn.functional.softplus(scores).sum()
         correct += (scores <= 0).sum()
         d_scores = torch.sigmoid(scores).mul_(scale)
         d_u += torch.bmm(d_scores, pool_blocks).view(m, d)
-        d_pool = torch.bmm(d_scores.transpose(1, 2), u_blocks).view(m, d)
+        d_pool = torch.bmm(d_scores.transpose(1, 2), u_blocks).view(-1, d)
         d_c += d_scores.sum(dim=2).view(m)
     if num_shuffled:
         u_blocks, observed_blocks = fwd.u.view(m // G, G, d), observed.view(m // G, G, d)
@@ -522,7 +537,7 @@ def train_network(
     ipv4_only = ipv6_share == 0 and not bool(((train.ip_hi != 0) | ((train.ip_lo >> 32) != 0xFFFF)).any())
     hand_derived = ipv4_only and can_hand_derive(net) and HAND_DERIVED
     R, S = hp.random_negative_sampling_rate, hp.shuffled_negative_sampling_rate
-    unit = block_unit(R, S)
+    unit = block_unit(R, S, POOL_SHARE)
     block_chunk = STEP_CHUNK // unit * unit
     blocked = hand_derived and BLOCK_NEGATIVES and block_chunk > 0
     n, batch_size = len(train), hp.mini_batch_size
@@ -567,7 +582,8 @@ def train_network(
                 for part in parts:
                     m = len(part)
                     in_blocks = blocked and m % unit == 0
-                    pool_hi, pool_lo = random_ips((m,), sampler, ipv6_share=ipv6_share, device=device)
+                    pool = (m // POOL_SHARE if R else 0) if in_blocks else m  # random addresses
+                    pool_hi, pool_lo = random_ips((pool,), sampler, ipv6_share=ipv6_share, device=device)
                     rows = None if in_blocks else candidate_rows(m, R, S, sampler, device)  # (m, 1 + R + S)
                     # The chunk's mean loss weighed by its share of the global batch, times the
                     # workers, whose gradients are averaged: the global batch's mean.
@@ -580,6 +596,7 @@ def train_network(
                             R,
                             S,
                             share,
+                            POOL_SHARE,
                         )
                         grads = [grad_of.get(p) for p in params]
                     elif hand_derived:
