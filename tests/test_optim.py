@@ -29,3 +29,25 @@ def test_lazy_adam_leaves_rows_outside_the_batch_untouched():
     opt.step()
     changed = (table.detach() != before).any(dim=1)
     assert changed.nonzero().flatten().tolist() == [3, 7]
+
+
+def test_tables_updated_together_match_tables_updated_one_at_a_time():
+    torch.manual_seed(1)
+    tables = [torch.nn.Parameter(torch.randn(n, 4)) for n in (5, 9, 3)]
+    alone = [torch.nn.Parameter(t.detach().clone()) for t in tables]
+    together = LazyAdam(tables, lr=0.05, weight_decay=0.01)
+    separate = [LazyAdam([t], lr=0.05, weight_decay=0.01) for t in alone]
+    for step in range(6):
+        rows = [torch.randint(0, len(t), (4,)) for t in tables]
+        weights = [torch.randn(4, 4) for _ in tables]
+        for params in (tables, alone):
+            for param, r, w in zip(params, rows, weights, strict=True):
+                param.grad = None
+                if step % 3 != 2 or param is not params[1]:  # the middle table sits out some steps
+                    (torch.nn.functional.embedding(r, param, sparse=True) * w).sum().backward()
+        together.step()
+        for opt in separate:
+            opt.step()
+    for a, b in zip(tables, alone, strict=True):
+        torch.testing.assert_close(a.detach(), b.detach())
+    assert together.state[tables[1]]["exp_avg"].shape == (9, 4)  # each table's view of the moments
