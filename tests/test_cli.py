@@ -139,3 +139,18 @@ def test_every_command_has_help_listing_its_options_with_defaults():
         text = result.stdout.decode()
         assert "(default:" in text
     assert "learning_rate" in ipinsights("train", "--help").stdout.decode()
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_bad_thread_counts_give_one_line_and_exit_2(small_data, tmp_path, value):
+    out = ipinsights("train", "--train", str(small_data["train"]), "--model-dir", str(tmp_path / "m"), "--threads", value, *hp_args())
+    assert out.returncode == 2
+    assert out.stderr.decode().strip() == f"ipinsights: error: --threads must be a positive number or auto, got --threads {value}"
+
+
+def test_training_with_an_explicit_thread_count_gives_the_same_model_as_with_one(small_data, tmp_path):
+    for threads in ("1", "2"):
+        out = ipinsights("train", "--train", str(small_data["train"]), "--model-dir", str(tmp_path / threads), "--threads", threads, *hp_args())
+        assert out.returncode == 0, out.stderr.decode()
+    one, two = (json.loads((tmp_path / t / "model.json").read_text()) for t in ("1", "2"))
+    assert abs(one["metrics"]["train:binary_classification_cross_entropy:epoch"] - two["metrics"]["train:binary_classification_cross_entropy:epoch"]) < 1e-3

@@ -80,14 +80,38 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--max-bad-fraction", type=float, default=0.01, help="stop before training if more than this share of rows is bad")
     p.add_argument("--ip-encoder", choices=("prefix", "prefix24", "prefix32", "bits"), default="prefix", help="IP encoder design (see docs/design.md)")
+    p.add_argument("--threads", default="auto", metavar="N|auto", help="PyTorch threads of the training process; auto: every core when the machine is otherwise idle (1-minute load average at most cores - 1), else 1 (OpenMP threads that share busy cores slow a step 3-10x; see docs/performance.md); OMP_NUM_THREADS, when set, wins over auto")
     p.add_argument("--nproc", type=int, default=1, metavar="N", help="train with N data-parallel worker processes on this machine (torch.distributed; see docs/performance.md); under torchrun, leave it at 1")
     p.set_defaults(run=_run_train)
+
+
+def _train_threads(spec: str) -> int | None:
+    """The thread count ``--threads`` asks for, or ``None`` to leave PyTorch's own setting.
+
+    ``auto`` gives every core when the machine is otherwise idle and one otherwise: on the
+    2-core benchmark machine, two OpenMP threads train 1.2x faster than one when idle
+    (docs/performance.md) and 3-10x slower when another job shares the cores.
+    """
+    if spec != "auto":
+        try:
+            threads = int(spec)
+        except ValueError:
+            threads = 0
+        if threads < 1:
+            raise ConfigError(f"--threads must be a positive number or auto, got --threads {spec}")
+        return threads
+    if "OMP_NUM_THREADS" in os.environ:
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float(cores)
+    return cores if cores > 1 and load <= cores - 1 else 1
 
 
 def _run_train(args: argparse.Namespace) -> int:
     if args.nproc < 1:
         raise ConfigError(f"--nproc must be a positive number of worker processes, got --nproc {args.nproc}")
     hp = _load_hyperparameters(args.hyperparameters, args.hp)  # a bad value fails before any worker starts
+    _train_threads(args.threads)  # likewise
     if args.nproc > 1:
         if "WORLD_SIZE" in os.environ:
             raise ConfigError("--nproc starts its own workers; under torchrun leave it out (torchrun's --nproc-per-node sets them)")
@@ -96,7 +120,7 @@ def _run_train(args: argparse.Namespace) -> int:
         from ipinsights.distributed import launch
 
         argv = ["train", "--train", args.train, "--model-dir", args.model_dir, "--seed", str(args.seed), "--device", args.device,
-                "--max-bad-fraction", repr(args.max_bad_fraction), "--ip-encoder", args.ip_encoder]
+                "--max-bad-fraction", repr(args.max_bad_fraction), "--ip-encoder", args.ip_encoder, "--threads", args.threads]
         argv += ["--validation", args.validation] if args.validation is not None else []
         argv += ["--hyperparameters", args.hyperparameters] if args.hyperparameters else []
         for item in args.hp:
@@ -108,11 +132,9 @@ def _run_train(args: argparse.Namespace) -> int:
     from ipinsights.distributed import from_environment
     from ipinsights.estimator import IPInsights
 
-    if "OMP_NUM_THREADS" not in os.environ:
-        # One thread per worker process, more cores through --nproc: a step is ~150 small ops,
-        # which OpenMP speeds up 1.15x on two idle cores and slows down 3-10x when the cores are
-        # shared with other work (docs/performance.md).
-        torch.set_num_threads(1)
+    threads = _train_threads(args.threads)
+    if threads is not None:
+        torch.set_num_threads(threads)
     started = time.perf_counter()
     data_parallel = from_environment(args.device)  # a worker of torchrun, or None
     try:
