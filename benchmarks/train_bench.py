@@ -267,6 +267,9 @@ def main() -> None:
         default=None,
         help="where the generated data is kept (default: a temp dir reused by seed and users)",
     )
+    parser.add_argument(
+        "--parsing-only", action="store_true", help="measure only CSV reading (write --out with no training results)"
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "train.json"))
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--parse-worker", default=None, help=argparse.SUPPRESS)
@@ -302,7 +305,7 @@ def main() -> None:
         + ", ".join(f"{k} {v:,.0f} rows/s" for k, v in parsing["rows_per_s"].items()),
         flush=True,
     )
-    names = args.configs or (QUICK if args.quick else [c[0] for c in CONFIGS])
+    names = [] if args.parsing_only else args.configs or (QUICK if args.quick else [c[0] for c in CONFIGS])
     common = {
         "train": str(paths["train"]),
         "validation": str(paths["validation"]),
