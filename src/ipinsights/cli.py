@@ -111,7 +111,7 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.nproc < 1:
         raise ConfigError(f"--nproc must be a positive number of worker processes, got --nproc {args.nproc}")
     hp = _load_hyperparameters(args.hyperparameters, args.hp)  # a bad value fails before any worker starts
-    _train_threads(args.threads)  # likewise
+    threads = _train_threads(args.threads)  # likewise
     if args.nproc > 1:
         if "WORLD_SIZE" in os.environ:
             raise ConfigError("--nproc starts its own workers; under torchrun leave it out (torchrun's --nproc-per-node sets them)")
@@ -132,7 +132,6 @@ def _run_train(args: argparse.Namespace) -> int:
     from ipinsights.distributed import from_environment
     from ipinsights.estimator import IPInsights
 
-    threads = _train_threads(args.threads)
     if threads is not None:
         torch.set_num_threads(threads)
     started = time.perf_counter()

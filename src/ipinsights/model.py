@@ -30,6 +30,7 @@ __all__ = [
     "IPInsightsNet",
     "ip_features",
     "ipv4_features",
+    "rows_gradient",
     "table_rows",
 ]
 
@@ -132,30 +133,32 @@ def ipv4_features(lo: torch.Tensor, num_levels: int = 4) -> IPFeatures:
     return IPFeatures(levels, bits)
 
 
+def rows_gradient(shape: torch.Size, rows: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """A table's gradient from its (n,) looked-up rows and their (n, d) gradient rows: one
+    coalesced sparse row per distinct table row (a sort of the int64 indices and one
+    ``index_add_``, where the optimiser would otherwise sort and sum one row per lookup)."""
+    distinct, inverse = torch.unique(rows, return_inverse=True)
+    values = grad.new_zeros(len(distinct), grad.shape[1]).index_add_(0, inverse, grad)
+    return torch.sparse_coo_tensor(distinct[None], values, shape, is_coalesced=True, check_invariants=False)
+
+
 class _TableRows(torch.autograd.Function):
-    """``table[rows]`` with a gradient that is already coalesced: one sparse row per distinct row.
+    """``table[rows]`` with a gradient that is already coalesced (:func:`rows_gradient`).
 
     ``F.embedding(sparse=True)`` returns one gradient row per *lookup*, which the optimiser must
-    coalesce (sort the rows, gather and add the values) for every table at every step; here the
-    distinct rows are found once (a sort of the int64 indices only) and the backward adds the
-    gradient rows into them with one ``index_add_``.
+    coalesce (sort the rows, gather and add the values) for every table at every step.
     """
 
     @staticmethod
     def forward(ctx, table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        distinct, inverse = torch.unique(rows, return_inverse=True)
-        ctx.save_for_backward(distinct, inverse)
+        ctx.save_for_backward(rows)
         ctx.table_shape = table.shape
         return table.index_select(0, rows)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        distinct, inverse = ctx.saved_tensors
-        values = grad.new_zeros(len(distinct), grad.shape[1]).index_add_(0, inverse, grad)
-        sparse = torch.sparse_coo_tensor(
-            distinct[None], values, ctx.table_shape, is_coalesced=True, check_invariants=False
-        )
-        return sparse, None
+        (rows,) = ctx.saved_tensors
+        return rows_gradient(ctx.table_shape, rows, grad), None
 
 
 def table_rows(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:

@@ -62,6 +62,7 @@ class LazyAdam(torch.optim.Optimizer):
         self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0
     ):
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+        self._stores: dict[int, _Store | None] = {}  # by group index: see _store
 
     @torch.no_grad()
     def step(self, closure=None):  # type: ignore[override]
@@ -140,7 +141,7 @@ class LazyAdam(torch.optim.Optimizer):
 
         Each table's ``state`` holds views of its rows, as for any optimiser.
         """
-        stores = self.__dict__.setdefault("_stores", {})
+        stores = self._stores
         if index in stores:
             return stores[index]
         params = group["params"]

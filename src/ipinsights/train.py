@@ -30,7 +30,7 @@ from ipinsights.metrics import (
     throughput_line,
     validation_line,
 )
-from ipinsights.model import IPFeatures, IPInsightsNet, ip_features, ipv4_features
+from ipinsights.model import IPFeatures, IPInsightsNet, ip_features, ipv4_features, rows_gradient
 from ipinsights.optim import LazyAdam
 from ipinsights.sampling import random_ips, shuffled_indices
 
@@ -38,8 +38,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ipinsights.distributed import DataParallel
 
 __all__ = [
-    "BLOCK_NEGATIVES",
-    "HAND_DERIVED",
     "POOL_SHARE",
     "STEP_CHUNK",
     "VALIDATION_SEED",
@@ -48,7 +46,6 @@ __all__ = [
     "block_gradients",
     "block_rows",
     "block_unit",
-    "can_hand_derive",
     "candidate_rows",
     "candidate_scores",
     "hand_derived_gradients",
@@ -65,12 +62,6 @@ VALIDATION_SEED = 20181116
 #: 128 floats a chunk's temporaries (~7 MB) stay in cache: the large-batch benchmark setting
 #: (10,000 pairs) ran at the small batch's speed per pair instead of ~15 % slower.
 STEP_CHUNK = 2048
-
-#: Use :func:`hand_derived_gradients` where it applies (a switch for tests and comparisons).
-HAND_DERIVED = True
-
-#: Draw the negatives in blocks (:func:`block_gradients`) where the hand-derived path applies.
-BLOCK_NEGATIVES = True
 
 #: With block negatives, each random address is a negative of ``R * POOL_SHARE`` pairs (a step
 #: draws ``mini_batch_size / POOL_SHARE`` of them); every pair still has R distinct, independent,
@@ -142,6 +133,12 @@ def candidate_rows(
     return torch.cat([own, pool, shuffled], dim=1)
 
 
+def _gathered_dots(entity: torch.Tensor, ips: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``scores[i, k] = <entity[i], ips[rows[i, k]]>``, (batch, k)."""
+    candidates = ips.index_select(0, rows.view(-1)).view(*rows.shape, -1)  # (batch, k, d)
+    return torch.linalg.vecdot(candidates, entity[:, None, :])
+
+
 class _GatheredDots(torch.autograd.Function):
     """``scores[i, k] = <entity[i], ips[rows[i, k]]>`` with a backward that reads less memory.
 
@@ -154,8 +151,7 @@ class _GatheredDots(torch.autograd.Function):
     @staticmethod
     def forward(ctx, entity: torch.Tensor, ips: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(entity, ips, rows)
-        candidates = ips.index_select(0, rows.view(-1)).view(*rows.shape, -1)  # (batch, k, d)
-        return torch.linalg.vecdot(candidates, entity[:, None, :])  # (batch, k)
+        return _gathered_dots(entity, ips, rows)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
@@ -197,19 +193,6 @@ def candidate_scores(
     return _GatheredDots.apply(entity @ last.weight, hidden, rows) + (entity @ last.bias)[:, None]
 
 
-def _sparse_rows(shape: torch.Size, rows: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """A table's gradient from its (n,) looked-up rows and their (n, d) gradient rows: one
-    coalesced sparse row per distinct table row."""
-    distinct, inverse = torch.unique(rows, return_inverse=True)
-    values = grad.new_zeros(len(distinct), grad.shape[1]).index_add_(0, inverse, grad)
-    return torch.sparse_coo_tensor(distinct[None], values, shape, is_coalesced=True, check_invariants=False)
-
-
-def can_hand_derive(net: IPInsightsNet) -> bool:
-    """Whether :func:`hand_derived_gradients` covers this model: 0 or 1 encoder layers."""
-    return len(net.ip.layers) <= 1
-
-
 class _Encoded(NamedTuple):
     """A chunk's forward pass up to the scores (see :func:`hand_derived_gradients`)."""
 
@@ -223,9 +206,7 @@ class _Encoded(NamedTuple):
 def _encode(net: IPInsightsNet, entity_rows: torch.Tensor, ip_lo: torch.Tensor) -> _Encoded:
     enc = net.ip
     features = ipv4_features(ip_lo, len(enc.tables))
-    hidden = torch.addmm(enc.bits.bias, features.bits, enc.bits.weight[:, :32].t())  # (2m, d)
-    for level, table in enumerate(enc.tables):
-        hidden += table.index_select(0, features.levels[:, level])
+    hidden = enc.hidden(features)  # (2m, d); no graph: callers run under no_grad
     entity = net.entity.index_select(0, entity_rows)  # (m, d)
     if not len(enc.layers):
         return _Encoded(features, hidden, entity, entity, None)
@@ -251,9 +232,9 @@ def _parameter_gradients(
         grads[last.bias] = fwd.entity.t() @ d_c
     else:
         d_entity = d_u
-    grads[net.entity] = _sparse_rows(net.entity.shape, entity_rows, d_entity)
+    grads[net.entity] = rows_gradient(net.entity.shape, entity_rows, d_entity)
     for level, table in enumerate(enc.tables):
-        grads[table] = _sparse_rows(table.shape, fwd.features.levels[:, level], d_hidden)
+        grads[table] = rows_gradient(table.shape, fwd.features.levels[:, level], d_hidden)
     d_bits = torch.zeros_like(enc.bits.weight)
     d_bits[:, :32] = d_hidden.t() @ fwd.features.bits
     grads[enc.bits.weight] = d_bits
@@ -289,7 +270,7 @@ def hand_derived_gradients(
         ``(gradients by parameter, loss, accuracy)``; loss and accuracy are the chunk's means.
     """
     fwd = _encode(net, entity_rows, ip_lo)
-    scores = _GatheredDots.forward(_NoContext(), fwd.u, fwd.hidden, rows)  # (m, k)
+    scores = _gathered_dots(fwd.u, fwd.hidden, rows)  # (m, k)
     if fwd.c is not None:
         scores += fwd.c[:, None]
     labels = torch.zeros_like(scores)
@@ -417,13 +398,6 @@ def block_gradients(
     return grads, loss_sum / total, correct / total
 
 
-class _NoContext:
-    """Stands in for autograd's context when a Function's forward is called directly."""
-
-    def save_for_backward(self, *tensors: torch.Tensor) -> None:
-        pass
-
-
 def _keep_freed_memory() -> None:
     """Ask glibc to keep freed memory for reuse instead of returning it to the system.
 
@@ -535,11 +509,12 @@ def train_network(
     params = [*net.sparse_parameters(), *net.dense_parameters()]
     # No IPv6 anywhere in a step (observed or random negative): IPv4-only features are enough.
     ipv4_only = ipv6_share == 0 and not bool(((train.ip_hi != 0) | ((train.ip_lo >> 32) != 0xFFFF)).any())
-    hand_derived = ipv4_only and can_hand_derive(net) and HAND_DERIVED
+    # The hand-derived gradients cover IPv4 data and at most one encoder layer (the default).
+    hand_derived = ipv4_only and len(net.ip.layers) <= 1
     R, S = hp.random_negative_sampling_rate, hp.shuffled_negative_sampling_rate
     unit = block_unit(R, S, POOL_SHARE)
     block_chunk = STEP_CHUNK // unit * unit
-    blocked = hand_derived and BLOCK_NEGATIVES and block_chunk > 0
+    blocked = hand_derived and block_chunk > 0
     n, batch_size = len(train), hp.mini_batch_size
     num_batches = math.ceil(n / batch_size)
 
@@ -588,24 +563,13 @@ def train_network(
                     # The chunk's mean loss weighed by its share of the global batch, times the
                     # workers, whose gradients are averaged: the global batch's mean.
                     share = m * world / (stop - start)
-                    if in_blocks:
-                        grad_of, loss, accuracy = block_gradients(
-                            net,
-                            train.entity_rows.index_select(0, part),
-                            torch.cat([train.ip_lo.index_select(0, part), pool_lo]),
-                            R,
-                            S,
-                            share,
-                            POOL_SHARE,
-                        )
-                        grads = [grad_of.get(p) for p in params]
-                    elif hand_derived:
-                        grad_of, loss, accuracy = hand_derived_gradients(
-                            net,
-                            train.entity_rows.index_select(0, part),
-                            torch.cat([train.ip_lo.index_select(0, part), pool_lo]),
-                            rows,
-                            share,
+                    if hand_derived:  # in_blocks implies it
+                        entity_rows = train.entity_rows.index_select(0, part)
+                        ip_lo = torch.cat([train.ip_lo.index_select(0, part), pool_lo])
+                        grad_of, loss, accuracy = (
+                            block_gradients(net, entity_rows, ip_lo, R, S, share, POOL_SHARE)
+                            if in_blocks
+                            else hand_derived_gradients(net, entity_rows, ip_lo, rows, share)
                         )
                         grads = [grad_of.get(p) for p in params]
                     else:
