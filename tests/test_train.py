@@ -214,3 +214,13 @@ def test_block_negatives_equal_the_general_path_on_the_same_candidates():
             torch.testing.assert_close(
                 got[p].to_dense() if got[p].is_sparse else got[p], grad.to_dense() if grad.is_sparse else grad
             )
+
+
+def test_hardening_1_a_last_batch_shorter_than_the_negative_block_trains(small_data):
+    # 2,400 rows: batches of 2,399 leave a last batch of one pair, shorter than the block of
+    # R k = 4 pairs that share random negatives (the default R = S = 1): it used to divide by zero.
+    for batch in (2399, 2398, 1000):
+        hp = {**SMALL_HP, "epochs": 1, "mini_batch_size": batch,
+              "random_negative_sampling_rate": 1, "shuffled_negative_sampling_rate": 1}
+        model = IPInsights(**hp).fit(small_data["train"], log=None)
+        assert np.isfinite(model.metrics_["train:binary_classification_cross_entropy:epoch"])

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ipinsights.errors import ConfigError, IPInsightsError
+from ipinsights.errors import ConfigError, IPInsightsError, MissingExtraError
 from ipinsights.inference import (
     MediaType,
     NotAcceptableError,
@@ -661,6 +661,7 @@ def _env_int(name: str) -> int | None:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    MissingExtraError.check("ipinsights serve", "serve", "fastapi", "uvicorn")
     container = args.model_dir is None
     port = args.port if args.port is not None else _env_int("SAGEMAKER_BIND_TO_PORT") or DEFAULT_PORT
     workers = args.workers if args.workers is not None else _env_int("SAGEMAKER_MODEL_SERVER_WORKERS") or 1

@@ -554,6 +554,9 @@ def train_network(
                     parts = [*idx[:full].split(block_chunk), *([idx[full:]] if full < size else [])]
                 else:
                     parts = idx.split(STEP_CHUNK)
+                # An empty tensor splits into one empty part (a batch shorter than the block
+                # unit, or a worker's empty share of a short last batch): nothing to score.
+                parts = [part for part in parts if len(part)]
                 for part in parts:
                     m = len(part)
                     in_blocks = blocked and m % unit == 0

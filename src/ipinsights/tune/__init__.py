@@ -27,11 +27,34 @@ Example:
     ('validation:discriminator_auc', 4)
 """
 
-from ipinsights.tune._completion import check_completion
-from ipinsights.tune._config import TuningJobConfig, load_job_config, parse_job_config
-from ipinsights.tune._early_stopping import MedianRulePruner, median_rule_stops
-from ipinsights.tune._job import TuningJob, Worker, run_job
-from ipinsights.tune._report import analytics_rows, describe_job, list_training_jobs
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ipinsights.tune._completion import check_completion
+    from ipinsights.tune._config import TuningJobConfig, load_job_config, parse_job_config
+    from ipinsights.tune._early_stopping import MedianRulePruner, median_rule_stops
+    from ipinsights.tune._job import TuningJob, Worker, run_job
+    from ipinsights.tune._report import analytics_rows, describe_job, list_training_jobs
+
+# Imported on first use (PEP 562), so that ``ipinsights --help`` and the commands that do not
+# tune start without the ``tune`` extra (Optuna, PyYAML) installed.
+_LAZY = {
+    "check_completion": "_completion",
+    "TuningJobConfig": "_config",
+    "load_job_config": "_config",
+    "parse_job_config": "_config",
+    "MedianRulePruner": "_early_stopping",
+    "median_rule_stops": "_early_stopping",
+    "TuningJob": "_job",
+    "Worker": "_job",
+    "run_job": "_job",
+    "analytics_rows": "_report",
+    "describe_job": "_report",
+    "list_training_jobs": "_report",
+}
 
 __all__ = [
     "MedianRulePruner",
@@ -47,3 +70,16 @@ __all__ = [
     "parse_job_config",
     "run_job",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ipinsights.tune' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"ipinsights.tune.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

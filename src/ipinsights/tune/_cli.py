@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ipinsights.errors import ConfigError
+from ipinsights.errors import ConfigError, MissingExtraError
 
 __all__ = ["add_tune_arguments", "run_tune"]
 
@@ -137,6 +137,7 @@ def add_tune_arguments(subparsers: argparse._SubParsersAction) -> None:
 
 def run_tune(args: argparse.Namespace) -> int:
     """Run ``ipinsights tune ...``; returns the exit status (errors raise ConfigError/DataError)."""
+    MissingExtraError.check("ipinsights tune", "tune", "optuna", "yaml")
     import optuna
 
     from ipinsights.tune._job import TuningJob
