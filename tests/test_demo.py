@@ -87,3 +87,49 @@ def test_demo_options_have_help_and_defaults(cli, capsys):
     for option in ("--out", "--users", "--seed", "--epochs", "--attacks", "--device", "--fast"):
         assert option in text
     assert "(default: demo-report)" in text and "(default: 3000; with --fast: 100)" in text
+
+
+@pytest.fixture
+def torch_threads():
+    """Restores PyTorch's thread count after a test that lets a command change it."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield torch
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize(("argv", "load", "expected"), [([], 50.0, 1), (["--threads", "1"], 0.0, 1), (["--threads", "2"], 50.0, 2)])
+def test_hardening_7_the_demo_applies_the_trainers_thread_rule(cli, torch_threads, monkeypatch, tmp_path, argv, load, expected):
+    import os
+
+    from ipinsights import demo
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    torch_threads.set_num_threads(3)
+    seen = []
+    monkeypatch.setattr(demo, "run_demo", lambda *a, **k: seen.append(torch_threads.get_num_threads()))
+    assert cli.main(["demo", "--fast", "--out", str(tmp_path / "d"), *argv]) == 0
+    assert seen == [expected]
+
+
+def test_hardening_7_evaluate_applies_the_same_thread_rule(cli, torch_threads, monkeypatch, tmp_path):
+    import os
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (50.0, 50.0, 50.0))
+    torch_threads.set_num_threads(3)
+    seen = []
+
+    def stop(*args, **kwargs):
+        seen.append(torch_threads.get_num_threads())
+        raise KeyboardInterrupt  # enough: the rule is applied before the model is loaded
+
+    monkeypatch.setattr("ipinsights.estimator.IPInsights.load", stop)
+    for name in ("normal.csv", "a.csv", "train.csv"):
+        (tmp_path / name).write_text("u,1.2.3.4\n")
+    argv = ["evaluate", "--model-dir", str(tmp_path), "--normal", str(tmp_path / "normal.csv"),
+            "--attack", f"a={tmp_path / 'a.csv'}", "--train", str(tmp_path / "train.csv")]
+    assert cli.main(argv) == 130
+    assert seen == [1]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ipinsights.config import HyperParameters
 from ipinsights.errors import ConfigError, IPInsightsError
+from ipinsights.threads import THREADS_HELP, choose_threads, use_threads
 
 __all__ = ["build_parser", "main"]
 
@@ -80,38 +81,16 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--max-bad-fraction", type=float, default=0.01, help="stop before training if more than this share of rows is bad")
     p.add_argument("--ip-encoder", choices=("prefix", "prefix24", "prefix32", "bits"), default="prefix", help="IP encoder design (see docs/design.md)")
-    p.add_argument("--threads", default="auto", metavar="N|auto", help="PyTorch threads of the training process; auto: every core when the machine is otherwise idle (1-minute load average at most cores - 1), else 1 (OpenMP threads that share busy cores slow a step 3-10x; see docs/performance.md); OMP_NUM_THREADS, when set, wins over auto")
+    p.add_argument("--threads", default="auto", metavar="N|auto", help=THREADS_HELP)
     p.add_argument("--nproc", type=int, default=1, metavar="N", help="train with N data-parallel worker processes on this machine (torch.distributed; see docs/performance.md); under torchrun, leave it at 1")
     p.set_defaults(run=_run_train)
-
-
-def _train_threads(spec: str) -> int | None:
-    """The thread count ``--threads`` asks for, or ``None`` to leave PyTorch's own setting.
-
-    ``auto`` gives every core when the machine is otherwise idle and one otherwise: on the
-    2-core benchmark machine, two OpenMP threads train 1.2x faster than one when idle
-    (docs/performance.md) and 3-10x slower when another job shares the cores.
-    """
-    if spec != "auto":
-        try:
-            threads = int(spec)
-        except ValueError:
-            threads = 0
-        if threads < 1:
-            raise ConfigError(f"--threads must be a positive number or auto, got --threads {spec}")
-        return threads
-    if "OMP_NUM_THREADS" in os.environ:
-        return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float(cores)
-    return cores if cores > 1 and load <= cores - 1 else 1
 
 
 def _run_train(args: argparse.Namespace) -> int:
     if args.nproc < 1:
         raise ConfigError(f"--nproc must be a positive number of worker processes, got --nproc {args.nproc}")
     hp = _load_hyperparameters(args.hyperparameters, args.hp)  # a bad value fails before any worker starts
-    threads = _train_threads(args.threads)  # likewise
+    threads = choose_threads(args.threads)  # likewise
     if args.nproc > 1:
         if "WORLD_SIZE" in os.environ:
             raise ConfigError("--nproc starts its own workers; under torchrun leave it out (torchrun's --nproc-per-node sets them)")
@@ -127,13 +106,10 @@ def _run_train(args: argparse.Namespace) -> int:
             argv += ["--hp", item]
         return launch(args.nproc, argv)
 
-    import torch
-
     from ipinsights.distributed import from_environment
     from ipinsights.estimator import IPInsights
 
-    if threads is not None:
-        torch.set_num_threads(threads)
+    use_threads(threads)
     started = time.perf_counter()
     data_parallel = from_environment(args.device)  # a worker of torchrun, or None
     try:

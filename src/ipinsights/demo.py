@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ipinsights.errors import ConfigError
+from ipinsights.threads import THREADS_HELP, choose_threads, use_threads
 
 __all__ = ["DemoSettings", "add_demo_parser", "run_demo"]
 
@@ -396,6 +397,7 @@ def add_demo_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument(
         "--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: %(default)s)"
     )
+    p.add_argument("--threads", default="auto", metavar="N|auto", help=f"{THREADS_HELP} (default: %(default)s)")
     p.add_argument(
         "--fast",
         action="store_true",
@@ -406,6 +408,7 @@ def add_demo_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    use_threads(choose_threads(args.threads))
     settings = FAST if args.fast else DemoSettings()
     changes: dict[str, Any] = {"seed": args.seed, "device": args.device}
     if args.users is not None:

@@ -40,6 +40,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from ipinsights.baselines import Scorer, _as_pairs, default_baselines
 from ipinsights.data import Pairs, read_pairs
 from ipinsights.errors import ConfigError, DataError
+from ipinsights.threads import THREADS_HELP, choose_threads, use_threads
 
 __all__ = [
     "MODEL",
@@ -658,12 +659,15 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     p.add_argument(
         "--device", default="cpu", help="auto, cpu or cuda, for scoring with the model (default: %(default)s)"
     )
+    p.add_argument("--threads", default="auto", metavar="N|auto", help=f"{THREADS_HELP} (default: %(default)s)")
     p.set_defaults(run=_run_evaluate)
     return p
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     from ipinsights.estimator import IPInsights
+
+    use_threads(choose_threads(args.threads))
 
     attacks: dict[str, str] = {}
     for item in args.attack:
