@@ -572,3 +572,155 @@ def test_hundreds_of_concurrent_requests_to_two_workers_all_match_batch_scoring(
     assert_same_numbers([p["dot_product"] for p in got], scores.dot_product)
     assert [p["known_entity"] for p in got] == scores.known_entity.tolist()
     assert "Traceback" not in lenient.log_text()
+
+
+# -- slow and vanishing clients (hardening issue, item 11) ------------------------------------
+
+#: The guarded server's timeouts and connection limit, short so that the tests are quick.
+HEADER_TIMEOUT = 2.0
+BODY_TIMEOUT = 2.0
+MAX_CONNECTIONS = 4
+#: Allowed lateness of a timeout on a busy 2-core machine.
+SLACK = 3.0
+HALF_A_BODY = b"POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\nContent-Length: 100\r\n\r\nuser_1,1.2.3.4\n"
+
+
+@pytest.fixture(scope="module")
+def guarded(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("guarded") / "guarded.log"
+    args = ["--header-timeout", str(HEADER_TIMEOUT), "--body-timeout", str(BODY_TIMEOUT)]
+    process = start_server(
+        log,
+        "--model-dir",
+        str(model_dir),
+        "--port",
+        str(port),
+        *args,
+        "--max-connections",
+        str(MAX_CONNECTIONS),
+    )
+    server = Server(f"http://127.0.0.1:{port}", port, log, process)
+    try:
+        wait_until_serving(server)
+        yield server
+    finally:
+        stop(server)
+
+
+def raw_connection(server: Server) -> socket.socket:
+    return socket.create_connection(
+        ("127.0.0.1", server.port), timeout=HEADER_TIMEOUT + BODY_TIMEOUT + 2 * SLACK
+    )
+
+
+def read_until_closed(sock: socket.socket) -> tuple[float, bytes]:
+    """Seconds until the server closes the connection, and what it sent meanwhile."""
+    started, data = time.monotonic(), b""
+    while chunk := sock.recv(65536):  # bounded by the socket's timeout
+        data += chunk
+    return time.monotonic() - started, data
+
+
+def wait_for_log(server: Server, text: str, timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    while text not in (log := server.log_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return log
+
+
+@pytest.mark.parametrize(
+    ("first", "stalled"),
+    [
+        (b"", b""),
+        (b"", b"POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Ty"),
+        (b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n", b"GET /pi"),
+    ],
+    ids=["idle", "half-the-headers", "half-a-second-request"],
+)
+def test_hardening_11_a_client_that_stalls_before_its_headers_end_is_dropped_within_the_header_timeout(
+    guarded, first, stalled
+):
+    with raw_connection(guarded) as sock:
+        if first:
+            sock.sendall(first)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        sock.sendall(stalled)
+        seconds, data = read_until_closed(sock)
+    assert seconds < HEADER_TIMEOUT + SLACK
+    if stalled:
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408 ") and b"connection: close" in head
+        assert json.loads(body) == {
+            "error": f"the request headers were not complete within {HEADER_TIMEOUT:g} s",
+            "status": 408,
+        }
+    else:
+        assert data == b""
+    assert httpx.get(f"{guarded.url}/ping").status_code == 200
+
+
+def test_hardening_11_a_client_that_stalls_in_its_body_gets_408_and_a_close_within_the_body_timeout(guarded):
+    with raw_connection(guarded) as sock:
+        sock.sendall(HALF_A_BODY)
+        seconds, data = read_until_closed(sock)
+    assert BODY_TIMEOUT - 0.5 < seconds < BODY_TIMEOUT + SLACK
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ") and b"connection: close" in head
+    assert json.loads(body) == {
+        "error": f"the request body did not arrive within {BODY_TIMEOUT:g} s (15 of 100 bytes received); "
+        "send it faster, or start the server with a larger --body-timeout",
+        "status": 408,
+    }
+    assert "POST /invocations 408 rows=0 " in wait_for_log(guarded, "POST /invocations 408 ")
+
+
+def test_hardening_11_a_client_that_disconnects_mid_body_is_logged_as_499_not_as_a_500_with_a_traceback(
+    guarded,
+):
+    for _ in range(3):
+        with raw_connection(guarded) as sock:
+            sock.sendall(HALF_A_BODY)
+            time.sleep(0.2)
+    log = wait_for_log(guarded, "POST /invocations 499 ")
+    assert "POST /invocations 499 rows=0 " in log
+    assert "Traceback" not in log and "internal error" not in log and "/invocations 500 " not in log
+    assert httpx.get(f"{guarded.url}/ping").status_code == 200
+    metrics = httpx.get(f"{guarded.url}/metrics").text
+    assert 'ipinsights_requests_total{path="/invocations",status="499"}' in metrics
+    assert 'status="500"' not in metrics
+
+
+def test_hardening_11_past_max_connections_a_request_gets_503_until_connections_close(guarded):
+    with ExitStack() as held:
+        for _ in range(MAX_CONNECTIONS):
+            held.enter_context(raw_connection(guarded)).sendall(b"GET /pi")
+        time.sleep(0.2)  # for the server to accept them
+        assert httpx.get(f"{guarded.url}/ping").status_code == 503
+    deadline = time.monotonic() + 10
+    while (status := httpx.get(f"{guarded.url}/ping").status_code) != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert status == 200
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        (
+            "--header-timeout",
+            "0",
+            "--header-timeout must be a positive number of seconds, got --header-timeout 0",
+        ),
+        (
+            "--body-timeout",
+            "inf",
+            "--body-timeout must be a positive number of seconds, got --body-timeout inf",
+        ),
+        ("--max-connections", "0", "--max-connections must be at least 1, got --max-connections 0"),
+    ],
+)
+def test_hardening_11_a_bad_timeout_or_connection_limit_is_one_line_naming_the_option(
+    model_dir, capsys, option, value, message
+):
+    assert cli.main(["serve", "--model-dir", str(model_dir), option, value]) == 2
+    assert capsys.readouterr().err == f"ipinsights: error: {message}\n"

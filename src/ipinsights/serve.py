@@ -9,9 +9,15 @@
 * ``GET /execution-parameters``: what SageMaker batch transform asks a container for.
 
 Bad input never gives a 500: 400 (unreadable body or a bad row, named by its row number), 406
-(Accept), 413 (payload limit, from ``Content-Length`` or while the body streams in) and 415
-(Content-Type); every error body is ``{"error": message, "status": code}``. A 500 means a bug:
-its traceback is logged, the worker keeps serving.
+(Accept), 408 (the body did not arrive in time), 413 (payload limit, from ``Content-Length`` or
+while the body streams in) and 415 (Content-Type); every error body is
+``{"error": message, "status": code}``. A 500 means a bug: its traceback is logged, the worker
+keeps serving. A client that goes away before its body is complete is logged and counted as 499.
+
+Slow clients are bounded: a request's headers must be complete within ``header_timeout`` seconds
+of the connection opening (or of the previous response), its body within ``body_timeout`` of the
+headers, an idle keep-alive connection is closed after 5 s, and past ``max_connections`` open
+connections a worker answers 503.
 
 Container mode: started as ``ipinsights serve`` without ``--model-dir`` (how SageMaker starts
 an image whose entry point is ``ipinsights``: ``docker run IMAGE serve``) the model comes from
@@ -24,8 +30,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
+import math
 import os
 import socket
 import sys
@@ -55,12 +63,26 @@ if TYPE_CHECKING:
 
     from ipinsights.estimator import IPInsights
 
-__all__ = ["SAGEMAKER_MODEL_DIR", "PayloadTooLargeError", "add_serve_parser", "create_app", "run_server"]
+__all__ = [
+    "SAGEMAKER_MODEL_DIR",
+    "BodyTimeoutError",
+    "PayloadTooLargeError",
+    "add_serve_parser",
+    "create_app",
+    "run_server",
+]
 
 #: Where SageMaker puts the model inside a serving container.
 SAGEMAKER_MODEL_DIR = "/opt/ml/model"
 DEFAULT_PORT = 8080
 DEFAULT_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker real-time endpoints' request limit
+# A slow client holds a connection (a file descriptor, a parser, a buffer) for at most these times.
+# 30 s for a body asks 200 KB/s of a client sending the 6 MB maximum; SageMaker allows 60 s for
+# the whole invocation.
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_BODY_TIMEOUT = 30.0
+DEFAULT_MAX_CONNECTIONS = 1000  # per worker; uvicorn answers 503 past it
+KEEP_ALIVE_TIMEOUT = 5  # uvicorn's default, stated here because the docs promise it
 
 #: Response media types of /invocations (CSV output is for batch files only, as in SageMaker).
 RESPONSE_TYPES = ("application/json", "application/jsonlines")
@@ -85,6 +107,15 @@ Send = Callable[[Message], Awaitable[None]]
 
 class PayloadTooLargeError(IPInsightsError, ValueError):
     """The request body is above the server's payload limit (HTTP 413)."""
+
+
+class BodyTimeoutError(IPInsightsError, TimeoutError):
+    """The request body did not arrive within the server's body timeout (HTTP 408)."""
+
+
+#: Logged and counted for a client that closed its connection before its body was complete
+#: (nginx's code: no response can reach the client, and it is not the server's fault).
+CLIENT_CLOSED_REQUEST = 499
 
 
 _STATUS = {
@@ -347,6 +378,7 @@ def create_app(
     row_errors: bool = False,
     device: str = "cpu",
     torch_threads: int | None = None,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> FastAPI:
     """The FastAPI application serving one model (loaded here, before the app is returned).
 
@@ -357,13 +389,15 @@ def create_app(
             for each bad one (default: answer 400 naming the first bad row).
         device: ``cpu``, ``cuda`` or ``auto``.
         torch_threads: Intra-op threads for scoring (default: PyTorch's).
+        body_timeout: Seconds a request body may take to arrive once its headers are in; a
+            slower one gets 408 and the connection is closed.
 
     Returns:
         The app, for uvicorn or any ASGI server.
 
     Raises:
         ArtifactError: The model directory is missing, damaged or incompatible.
-        ConfigError: ``max_payload_bytes`` is not positive.
+        ConfigError: ``max_payload_bytes`` or ``body_timeout`` is not positive.
 
     Example:
         >>> app = create_app("model/")  # doctest: +SKIP
@@ -374,11 +408,13 @@ def create_app(
     from fastapi import FastAPI, Request
     from fastapi.responses import Response
     from starlette.exceptions import HTTPException
+    from starlette.requests import ClientDisconnect
 
     from ipinsights.estimator import IPInsights
 
     if not isinstance(max_payload_bytes, int) or max_payload_bytes < 1:
         raise ConfigError(f"max_payload_bytes must be a positive integer, got {max_payload_bytes!r}")
+    _check_timeout("body_timeout", body_timeout)
     if torch_threads is not None:
         torch.set_num_threads(torch_threads)
     scorer = _Scorer(IPInsights.load(model_dir, device=device), row_errors=row_errors)
@@ -393,8 +429,10 @@ def create_app(
     )
     app.state.model = scorer.model
 
-    def error(status: int, message: str) -> Response:
-        return Response(_error_body(status, message), status_code=status, media_type="application/json")
+    def error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+        return Response(
+            _error_body(status, message), status_code=status, media_type="application/json", headers=headers
+        )
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = int(getattr(exc, "status_code", 500))
@@ -412,12 +450,27 @@ def create_app(
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_payload_bytes:
             raise PayloadTooLargeError(_too_large(int(length), max_payload_bytes))
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > max_payload_bytes:
-                raise PayloadTooLargeError(_too_large(size, max_payload_bytes, at_least=True))
-            chunks.append(chunk)
+        chunks: list[bytes] = []
+        size = 0
+
+        async def read() -> None:
+            nonlocal size
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_payload_bytes:
+                    raise PayloadTooLargeError(_too_large(size, max_payload_bytes, at_least=True))
+                chunks.append(chunk)
+
+        # One deadline for the whole body, not one per read: a client trickling a byte now and
+        # then would otherwise hold the connection for as long as it likes.
+        try:
+            await asyncio.wait_for(read(), body_timeout)
+        except TimeoutError:
+            expected = f" of {length}" if length is not None else ""
+            raise BodyTimeoutError(
+                f"the request body did not arrive within {body_timeout:g} s ({size}{expected} bytes "
+                "received); send it faster, or start the server with a larger --body-timeout"
+            ) from None
         return b"".join(chunks)
 
     # Plain Starlette routes: the endpoints read the raw request, FastAPI's parameter
@@ -461,6 +514,14 @@ def create_app(
                 data, rows = await batcher.answer(body, request_type.type, accept)
             else:
                 data, rows = await anyio.to_thread.run_sync(scorer.answer, body, request_type.type, accept)
+        except BodyTimeoutError as exc:
+            # The rest of the body may still come; closing is the only way to be rid of it.
+            return error(408, str(exc), headers={"connection": "close"})
+        except ClientDisconnect:
+            # Nobody is left to answer; the response only gives the request log its status.
+            return error(
+                CLIENT_CLOSED_REQUEST, "the client closed the connection before the body was complete"
+            )
         except (RequestError, NotAcceptableError, PayloadTooLargeError, UnsupportedMediaTypeError) as exc:
             return error(_STATUS[type(exc)], str(exc))
         request.scope["ipinsights.rows"] = rows
@@ -476,6 +537,11 @@ def create_app(
 def _wrap(app: FastAPI, metrics: _Metrics) -> FastAPI:
     app.add_middleware(_RequestLog, metrics=metrics)  # type: ignore[arg-type]
     return app
+
+
+def _check_timeout(name: str, seconds: float) -> None:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds < math.inf:
+        raise ConfigError(f"{name} must be a positive number of seconds, got {name}={seconds!r}")
 
 
 def _too_large(size: int, limit: int, *, at_least: bool = False) -> str:
@@ -500,6 +566,91 @@ def _configure_logging() -> None:
     log.propagate = False
 
 
+def _http_protocol(*args: Any, header_timeout: float, **kwargs: Any) -> asyncio.Protocol:
+    """uvicorn's HTTP protocol with a deadline for request headers (passed as ``Config(http=...)``).
+
+    A :func:`functools.partial` of this module-level function is what the config holds, so that
+    it pickles into ``--workers`` processes (a class made at run time would not).
+    """
+    return _header_deadline_protocol()(*args, header_timeout=header_timeout, **kwargs)
+
+
+@functools.cache
+def _header_deadline_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's own protocol (httptools when installed, else h11) plus a header deadline.
+
+    uvicorn closes a connection that is idle after a response (``timeout_keep_alive``), but
+    not one that is new, nor one that has sent part of a request line or headers: 1,000 such
+    connections, each adding a header line every 5 s, were all held open. Here a timer runs from
+    the moment the connection opens, or the previous response ends, until a request's headers are
+    complete (uvicorn then starts a new request cycle); when it fires the connection is closed,
+    with a 408 if the client had sent anything.
+    """
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    class HeaderDeadlineProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.header_timeout = header_timeout
+            self.header_timer: asyncio.TimerHandle | None = None
+            self.header_bytes = 0
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._await_headers()
+
+        def data_received(self, data: bytes) -> None:
+            cycle = self.cycle
+            if self.header_timer is not None:
+                self.header_bytes += len(data)
+            super().data_received(data)
+            if self.cycle is not cycle:  # a request's headers are in
+                self._cancel_header_timer()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            # Unless a pipelined request already started, the next request's headers are due.
+            if not self.transport.is_closing() and self.cycle.response_complete:
+                self._await_headers()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel_header_timer()
+            super().connection_lost(exc)
+
+        def _await_headers(self) -> None:
+            self._cancel_header_timer()
+            self.header_bytes = 0
+            self.header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+        def _cancel_header_timer(self) -> None:
+            if self.header_timer is not None:
+                self.header_timer.cancel()
+                self.header_timer = None
+
+        def _headers_too_slow(self) -> None:
+            self.header_timer = None
+            if self.transport.is_closing():
+                return
+            if self.header_bytes:
+                body = _error_body(
+                    408, f"the request headers were not complete within {self.header_timeout:g} s"
+                )
+                self.transport.write(
+                    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+                    b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
+                )
+                client = f"{self.client[0]}:{self.client[1]} " if self.client else ""
+                log.info(
+                    "%s408 request headers not complete within %g s (%d bytes); connection closed",
+                    client,
+                    self.header_timeout,
+                    self.header_bytes,
+                )
+            self.transport.close()
+
+    return HeaderDeadlineProtocol
+
+
 def _app_from_env() -> FastAPI:
     """App factory for uvicorn worker processes: settings come from ``$IPINSIGHTS_SERVE_SETTINGS``."""
     _configure_logging()
@@ -517,6 +668,9 @@ def run_server(
     row_errors: bool = False,
     device: str = "cpu",
     torch_threads: int | None = None,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> None:
     """Serve a model over HTTP until interrupted (SIGINT or SIGTERM).
 
@@ -531,10 +685,15 @@ def run_server(
         torch_threads: Intra-op threads per worker (default 1: the requests of a worker are
             scored one batch at a time, and more threads per worker only contend with the
             other workers and the event loop; use more workers for more cores).
+        header_timeout: Seconds from a connection's opening (or its previous response) until a
+            request's headers must be complete; the connection is closed after (408).
+        body_timeout: See :func:`create_app`.
+        max_connections: Open connections per worker past which requests get 503 (uvicorn's
+            ``limit_concurrency``).
 
     Raises:
         ArtifactError: The model cannot be loaded (checked before the port opens).
-        ConfigError: Invalid port, workers or payload limit.
+        ConfigError: Invalid port, workers, payload limit, timeouts or connection limit.
     """
     import uvicorn
 
@@ -542,6 +701,11 @@ def run_server(
         raise ConfigError(f"port must be in [0, 65535], got port={port}")
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got workers={workers}")
+    _check_timeout("header_timeout", header_timeout)
+    if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+        raise ConfigError(
+            f"max_connections must be a positive integer, got max_connections={max_connections!r}"
+        )
     if torch_threads is None:
         torch_threads = 1
     _configure_logging()
@@ -550,21 +714,32 @@ def run_server(
         "row_errors": row_errors,
         "device": device,
         "torch_threads": torch_threads,
+        "body_timeout": body_timeout,
     }
     # Load once here in every case, so that a bad model directory is reported before the port
     # opens; a single worker keeps this app.
     app = create_app(model_dir, **settings)
     log.info(
-        "serving %s on http://%s:%d with %d worker(s), %d torch thread(s) each, payload limit %d bytes%s",
+        "serving %s on http://%s:%d with %d worker(s), %d torch thread(s) each, payload limit %d bytes, "
+        "header/body timeouts %g/%g s, at most %d connections per worker%s",
         Path(model_dir),
         host,
         port,
         workers,
         torch_threads,
         max_payload_bytes,
+        header_timeout,
+        body_timeout,
+        max_connections,
         ", per-row errors" if row_errors else "",
     )
-    common: dict[str, Any] = {"access_log": False, "log_level": "warning"}
+    common: dict[str, Any] = {
+        "access_log": False,
+        "log_level": "warning",
+        "http": functools.partial(_http_protocol, header_timeout=header_timeout),
+        "limit_concurrency": max_connections,
+        "timeout_keep_alive": KEEP_ALIVE_TIMEOUT,
+    }
     if workers == 1:
         uvicorn.run(app, host=host, port=port, **common)
         return
@@ -646,6 +821,29 @@ def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
         help="score the good rows of a request with bad rows, with an error record for each bad one "
         "(default: 400 naming the first bad row)",
     )
+    p.add_argument(
+        "--header-timeout",
+        type=float,
+        default=DEFAULT_HEADER_TIMEOUT,
+        metavar="SECONDS",
+        help="close a connection whose request headers are not complete this long after it opened "
+        "or after its previous response, with 408 (default: %(default)g)",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=float,
+        default=DEFAULT_BODY_TIMEOUT,
+        metavar="SECONDS",
+        help="answer 408 and close the connection when a request body has not fully arrived this "
+        "long after its headers (default: %(default)g)",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="answer 503 to requests while a worker has this many connections open (default: %(default)d)",
+    )
     p.add_argument("--device", default="cpu", help="auto, cpu or cuda (default: %(default)s)")
     p.set_defaults(run=_run_serve)
 
@@ -667,6 +865,13 @@ def _run_serve(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else _env_int("SAGEMAKER_MODEL_SERVER_WORKERS") or 1
     if not args.max_payload_mb > 0:
         raise ConfigError(f"--max-payload-mb must be positive, got {args.max_payload_mb:g}")
+    for option, seconds in [("--header-timeout", args.header_timeout), ("--body-timeout", args.body_timeout)]:
+        if not 0 < seconds < math.inf:
+            raise ConfigError(f"{option} must be a positive number of seconds, got {option} {seconds:g}")
+    if args.max_connections < 1:
+        raise ConfigError(
+            f"--max-connections must be at least 1, got --max-connections {args.max_connections}"
+        )
     run_server(
         SAGEMAKER_MODEL_DIR if container else args.model_dir,
         args.host or ("0.0.0.0" if container else "127.0.0.1"),
@@ -675,6 +880,9 @@ def _run_serve(args: argparse.Namespace) -> int:
         max_payload_bytes=max(1, int(args.max_payload_mb * 2**20)),
         row_errors=args.row_errors,
         device=args.device,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        max_connections=args.max_connections,
     )
     return 0
 
