@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ipinsights.data import hash_entities, parse_csv_bytes, parse_ips
+from ipinsights.data import describe_bad_entity, describe_bad_ip, hash_entities, parse_csv_bytes, parse_ips
 from ipinsights.errors import IPInsightsError
 
 __all__ = [
@@ -143,6 +143,9 @@ def _instance_features(instance: object) -> tuple[str, str] | str:
             ip.encode("utf-8")
         except UnicodeEncodeError:
             return "the entity or the IP address is not valid Unicode (an unpaired surrogate escape)"
+    bad_entity = describe_bad_entity(entity)
+    if bad_entity is not None:  # as in CSV input, where such an entity is a bad row
+        return bad_entity
     return entity, ip
 
 
@@ -162,7 +165,7 @@ def _from_instances(instances: list[object], rows: np.ndarray, errors: dict[int,
             entities[i], ips[i] = got
     ip_ok, hi, lo = parse_ips(ips)
     for i in np.flatnonzero(ok & ~ip_ok):
-        errors[int(i)] = f"{ips[i][:60]!r} is not an IP address"
+        errors[int(i)] = describe_bad_ip(ips[i])
     ok &= ip_ok
     return ParsedRequest(hash_entities(entities), hi, lo, ok, rows, errors)
 
