@@ -154,3 +154,159 @@ def test_training_with_an_explicit_thread_count_gives_the_same_model_as_with_one
         assert out.returncode == 0, out.stderr.decode()
     one, two = (json.loads((tmp_path / t / "model.json").read_text()) for t in ("1", "2"))
     assert abs(one["metrics"]["train:binary_classification_cross_entropy:epoch"] - two["metrics"]["train:binary_classification_cross_entropy:epoch"]) < 1e-3
+
+
+# -- hardening (issue 10) -----------------------------------------------------------------------
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    err = result.stderr.decode()
+    assert result.returncode == 2, err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert err.startswith("ipinsights: error: ")
+    return err.strip()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[1, 2]", "expected a JSON object of name: value (e.g. {\"vector_dim\": \"128\"}), got a JSON list"),
+        (b'[["epochs", "2"]]', "got a JSON list"),
+        (b'"abc"', "got a JSON string"),
+        (b"5", "got a JSON number"),
+        (b"\xff\xfe\x00", "not UTF-8 text; expected a JSON object of name: value"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply; expected a flat JSON object of name: value"),
+    ],
+)
+def test_hardening_8_a_hyperparameters_file_that_is_not_a_json_object_gives_one_line(small_data, tmp_path, content, message):
+    hp_file = tmp_path / "hp.json"
+    hp_file.write_bytes(content)
+    result = ipinsights("train", "--train", str(small_data["train"]), "--model-dir", str(tmp_path / "m"),
+                        "--hyperparameters", str(hp_file), *hp_args())
+    err = one_line_error(result)
+    assert err.startswith(f"ipinsights: error: --hyperparameters {hp_file}: ") and err.endswith(message)
+
+
+def test_hardening_8_a_huge_in_range_num_entity_vectors_is_refused_naming_the_estimate_and_the_fix(small_data, tmp_path):
+    result = ipinsights("train", "--train", str(small_data["train"]), "--model-dir", str(tmp_path / "m"),
+                        *hp_args(num_entity_vectors=250_000_000, vector_dim=4096))
+    err = one_line_error(result)
+    assert re.fullmatch(
+        r"ipinsights: error: training needs about 4,10\d\.\d GB for the embedding tables and their Adam moments "
+        r"\(num_entity_vectors=250000000, vector_dim=4096\), more than the [\d,.]+ GB available \(.+\); "
+        r"lower num_entity_vectors \(about 2 x the distinct entities is enough\) or vector_dim, or free memory", err), err
+    assert not (tmp_path / "m").exists()
+
+
+def test_hardening_8_the_memory_check_runs_before_the_network_is_built(small_data, monkeypatch):
+    from ipinsights import ConfigError, IPInsights
+
+    monkeypatch.setattr("ipinsights.model.available_memory_bytes", lambda device: (10_000, "MemAvailable in /proc/meminfo"))
+    with pytest.raises(ConfigError, match=r"more than the 0\.0 GB available \(MemAvailable in /proc/meminfo\)"):
+        IPInsights(**SMALL_HP).fit(small_data["train"], log=None)
+
+
+def test_hardening_8_a_bad_model_json_gives_one_line_from_predict(trained, tmp_path):
+    _, model_dir = trained
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model.safetensors").write_bytes((model_dir / "model.safetensors").read_bytes())
+    meta = json.loads((model_dir / "model.json").read_text())
+    for change in ({"ip_encoder": "bogus"}, {"hyperparameters": {**meta["hyperparameters"], "num_entity_vectors": 250_000_000}}):
+        (broken / "model.json").write_text(json.dumps({**meta, **change}))
+        result = ipinsights("predict", "--model-dir", str(broken), "--input", "-", stdin=b"a,1.2.3.4\n")
+        assert str(broken / "model.") in one_line_error(result)
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("{tmp}", "--output {tmp}: is a directory; give a file name (e.g. {tmp}/predictions.jsonl)"),
+        ("{tmp}/nope/x.jsonl", "--output {tmp}/nope/x.jsonl: the folder {tmp}/nope does not exist; create it first"),
+        ("/dev/full", "--output /dev/full: cannot write (No space left on device)"),
+    ],
+)
+def test_hardening_8_an_unwritable_predict_output_gives_one_line(trained, tmp_path, output, message):
+    _, model_dir = trained
+    if output == "/dev/full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    output = output.format(tmp=tmp_path)
+    result = ipinsights("predict", "--model-dir", str(model_dir), "--input", "-", "--output", output, stdin=b"user_1,46.65.1.1\n")
+    assert one_line_error(result) == "ipinsights: error: " + message.format(tmp=tmp_path)
+
+
+def test_hardening_9_predict_decompresses_gzip_input_by_its_magic_bytes(trained, tmp_path):
+    import gzip
+
+    _, model_dir = trained
+    rows = b"user_1,46.65.1.1\nstranger,2001:db8::1\n"
+    plain, packed = tmp_path / "in.csv", tmp_path / "in.csv.gz"
+    plain.write_bytes(rows)
+    packed.write_bytes(gzip.compress(rows))
+    outputs = [ipinsights("predict", "--model-dir", str(model_dir), "--input", str(p)) for p in (plain, packed)]
+    assert [r.returncode for r in outputs] == [0, 0] and outputs[1].stderr == b""
+    assert outputs[0].stdout == outputs[1].stdout and outputs[1].stdout.count(b"dot_product") == 2
+    from_stdin = ipinsights("predict", "--model-dir", str(model_dir), "--input", "-", stdin=gzip.compress(rows))
+    assert from_stdin.stdout == outputs[0].stdout
+    (tmp_path / "cut.gz").write_bytes(gzip.compress(rows)[:20])
+    cut = ipinsights("predict", "--model-dir", str(model_dir), "--input", str(tmp_path / "cut.gz"))
+    assert f"--input {tmp_path / 'cut.gz'}: looks like gzip but cannot be decompressed" in one_line_error(cut)
+
+
+def test_hardening_10_predict_replaces_its_output_only_when_complete(trained, tmp_path, monkeypatch, capsys):
+    from ipinsights import cli
+
+    _, model_dir = trained
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous, complete output\n")
+    (tmp_path / ".out.jsonl.k1lled.tmp").write_bytes(b"left by a killed run")
+    source = tmp_path / "in.csv"
+    source.write_text("user_1,46.65.1.1\n")
+    argv = ["predict", "--model-dir", str(model_dir), "--input", str(source), "--output", str(out)]
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli.os, "fsync", disk_full)
+    assert cli.main(argv) == 2
+    assert "cannot write (No space left on device); the previous file is unchanged" in capsys.readouterr().err
+    assert out.read_text() == "previous, complete output\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.jsonl"]
+    monkeypatch.undo()
+    assert cli.main(argv) == 0
+    assert out.read_text().startswith('{"dot_product": ')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.jsonl"]
+
+
+_SLOW_WRITE = """
+import sys, time
+from pathlib import Path
+from ipinsights import cli
+real_write = cli.os.fdopen
+def slow_fdopen(fd, mode):
+    fh = real_write(fd, mode)
+    write = fh.write
+    def slowly(data):
+        write(data[: len(data) // 2]); fh.flush(); print("half written", flush=True); time.sleep(60); write(data[len(data) // 2 :])
+    fh.write = slowly
+    return fh
+cli.os.fdopen = slow_fdopen
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_hardening_10_kill_9_during_predict_leaves_the_previous_output_whole(trained, tmp_path):
+    import signal
+
+    _, model_dir = trained
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous, complete output\n")
+    source = tmp_path / "in.csv"
+    source.write_text("user_1,46.65.1.1\n" * 1000)
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_WRITE, "predict", "--model-dir", str(model_dir), "--input",
+                             str(source), "--output", str(out)], stdout=subprocess.PIPE, cwd=ROOT)
+    assert proc.stdout.readline() == b"half written\n"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    assert out.read_text() == "previous, complete output\n"

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -48,16 +49,30 @@ def _parse_hp(items: Sequence[str]) -> dict[str, str]:
 def _load_hyperparameters(path: str | None, overrides: Sequence[str]) -> HyperParameters:
     values: dict[str, object] = {}
     if path:
+        where = f"--hyperparameters {path}"
         try:
-            values.update(json.loads(Path(path).read_text()))
+            loaded = json.loads(Path(path).read_bytes())
         except OSError as exc:
-            raise ConfigError(f"--hyperparameters {path}: cannot read ({exc.strerror})") from None
+            raise ConfigError(f"{where}: cannot read ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{where}: not UTF-8 text; expected a JSON object of name: value") from None
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"--hyperparameters {path}: not valid JSON ({exc})") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"--hyperparameters {path}: expected a JSON object of name: value")
+            raise ConfigError(f"{where}: not valid JSON ({exc})") from None
+        except RecursionError:
+            raise ConfigError(f"{where}: nested too deeply; expected a flat JSON object of name: value") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(
+                f"{where}: expected a JSON object of name: value (e.g. {{\"vector_dim\": \"128\"}}), "
+                f"got a JSON {_json_kind(loaded)}"
+            )
+        values.update(loaded)
     values.update(_parse_hp(overrides))
     return HyperParameters.from_mapping(values)
+
+
+def _json_kind(value: object) -> str:
+    kinds = {list: "list", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 # -- train ------------------------------------------------------------------------------------
@@ -160,6 +175,8 @@ def _run_predict(args: argparse.Namespace) -> int:
     from ipinsights.estimator import IPInsights
     from ipinsights.inference import MediaType, format_predictions, parse_request
 
+    if args.output != "-":
+        _check_output(Path(args.output))  # before the scoring work, not after
     model = IPInsights.load(args.model_dir, device=args.device)
     if args.input == "-":
         body = sys.stdin.buffer.read()
@@ -168,7 +185,7 @@ def _run_predict(args: argparse.Namespace) -> int:
             body = Path(args.input).read_bytes()
         except OSError as exc:
             raise ConfigError(f"--input {args.input}: cannot read ({exc.strerror})") from None
-    request = parse_request(body, args.content_type)
+    request = parse_request(_decompressed(body, args.input), args.content_type)
     scores = model.score_hashed(request.entity_hash, request.ip_hi, request.ip_lo, embeddings=args.verbose)
     data = format_predictions(
         scores.dot_product,
@@ -184,11 +201,67 @@ def _run_predict(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
-        Path(args.output).write_bytes(data)
+        _write_output(Path(args.output), data)
     bad = len(request.errors)
     if bad:
         print(f"ipinsights: {bad} of {len(request)} rows could not be scored (first: {request.first_error()})", file=sys.stderr)
     return 0
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _decompressed(body: bytes, source: str) -> bytes:
+    """The body, gunzipped when it is gzip (by its magic bytes: CSV and JSON text never start so)."""
+    if not body.startswith(_GZIP_MAGIC):
+        return body
+    import gzip
+    import zlib
+
+    try:
+        return gzip.decompress(body)
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise ConfigError(f"--input {source}: looks like gzip but cannot be decompressed ({exc})") from None
+
+
+def _check_output(path: Path) -> None:
+    if path.is_dir():
+        raise ConfigError(f"--output {path}: is a directory; give a file name (e.g. {path / 'predictions.jsonl'})")
+    if not path.parent.is_dir():
+        raise ConfigError(f"--output {path}: the folder {path.parent} does not exist; create it first")
+
+
+def _write_output(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves the previous file whole.
+
+    A regular file (or a new one) is written to a temporary file next to it, fsynced and renamed
+    over it; a device or pipe (``/dev/stdout``), which cannot be replaced, is written directly.
+    """
+    where = f"--output {path}"
+    try:
+        if path.exists() and not path.is_file():
+            with path.open("wb") as fh:
+                fh.write(data)
+            return
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed earlier run
+            stale.unlink(missing_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fh.fileno(), 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
+        os.replace(name, path)
+    except BaseException as exc:
+        Path(name).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ConfigError(f"{where}: cannot write ({exc.strerror or exc}); the previous file is unchanged") from None
+        raise
 
 
 # -- generate ---------------------------------------------------------------------------------
