@@ -58,10 +58,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(log: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+def start_server(
+    log: Path, *args: str, env: dict[str, str] | None = None, code: str = CLI
+) -> subprocess.Popen:
     with open(log, "wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-c", CLI, "serve", *args],
+            [sys.executable, "-c", code, "serve", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
@@ -585,10 +587,18 @@ SLACK = 3.0
 HALF_A_BODY = b"POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\nContent-Length: 100\r\n\r\nuser_1,1.2.3.4\n"
 
 
-@pytest.fixture(scope="module")
-def guarded(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+#: uvicorn takes httptools when it is installed (the serve extra installs it), else h11; hiding
+#: httptools from the server process makes it take h11.
+PARSERS = {"httptools": CLI, "h11": f"import sys; sys.modules['httptools'] = None; {CLI}"}
+
+
+@pytest.fixture(scope="module", params=list(PARSERS))
+def guarded(
+    model_dir: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Server]:
+    """A server with short timeouts and a small connection limit, with each HTTP parser."""
     port = free_port()
-    log = tmp_path_factory.mktemp("guarded") / "guarded.log"
+    log = tmp_path_factory.mktemp("guarded") / f"{request.param}.log"
     args = ["--header-timeout", str(HEADER_TIMEOUT), "--body-timeout", str(BODY_TIMEOUT)]
     process = start_server(
         log,
@@ -599,6 +609,7 @@ def guarded(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         *args,
         "--max-connections",
         str(MAX_CONNECTIONS),
+        code=PARSERS[request.param],
     )
     server = Server(f"http://127.0.0.1:{port}", port, log, process)
     try:
@@ -718,6 +729,7 @@ def test_hardening_11_past_max_connections_a_request_gets_503_until_connections_
         ),
         ("--max-connections", "0", "--max-connections must be at least 1, got --max-connections 0"),
     ],
+    ids=["header-timeout-0", "body-timeout-inf", "max-connections-0"],
 )
 def test_hardening_11_a_bad_timeout_or_connection_limit_is_one_line_naming_the_option(
     model_dir, capsys, option, value, message
