@@ -30,6 +30,7 @@ import enum
 import json
 import math
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,9 @@ MIN_JOBS_NOT_IMPROVING = 3
 MAX_PARENT_JOBS = 5
 MAX_RETRY_ATTEMPTS = 30
 DEFAULT_RETRY_ATTEMPTS = 2
+#: Bounds on a job file: levels of nesting, and values once YAML aliases are expanded.
+MAX_CONFIG_DEPTH = 64
+MAX_CONFIG_VALUES = 100_000
 _JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
 _CHANNELS = ("train", "validation")
 
@@ -337,21 +341,32 @@ def load_job_config(
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"--config {path}: cannot read ({exc.strerror})") from None
-    if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--config {path}: not valid YAML ({exc})") from None
-    else:
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--config {path}: not valid JSON ({exc})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"--config {path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "a job file is JSON or YAML in UTF-8"
+        ) from None
+    too_deep = (
+        f"--config {path}: nested too deeply (a job file has at most {MAX_CONFIG_DEPTH} levels of "
+        "mappings and lists)"
+    )
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            document = _load_yaml(text, path)
+        else:
+            try:
+                document = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"--config {path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ConfigError(too_deep) from None
+    if _depth(document) > MAX_CONFIG_DEPTH:
+        raise ConfigError(too_deep)
     if not isinstance(document, dict):
         raise ConfigError(
             f"--config {path}: expected a mapping with HyperParameterTuningJobConfig at the top"
@@ -371,6 +386,95 @@ def load_job_config(
     definition["InputDataConfig"] = channels
     document["TrainingJobDefinition"] = definition
     return parse_job_config(document, seed_if_missing=seed_if_missing)
+
+
+def _load_yaml(text: str, path: Path) -> Any:
+    """``yaml.safe_load``, refusing documents whose aliases expand past ``MAX_CONFIG_VALUES``.
+
+    An alias is shared when loaded, so a 734-byte "billion laughs" file loads at once; its
+    size shows when anything walks it (an error message's repr once printed 254 MB). The
+    expanded size is counted on the node graph, memoised by node, so counting is cheap too.
+    """
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node) > MAX_CONFIG_VALUES:
+            raise ConfigError(
+                f"--config {path}: more than {MAX_CONFIG_VALUES} values once its YAML aliases (*name) "
+                "are expanded; a job file needs far fewer: write the values out"
+            )
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"--config {path}: not valid YAML ({_bounded(' '.join(str(exc).split()), 300)})"
+        ) from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(root: Any) -> int:
+    """Values in a YAML node graph with every alias expanded (iterative: no recursion limit)."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if not children_done and id(node) in open_nodes:
+            return MAX_CONFIG_VALUES + 1  # an alias inside its own anchor: infinite
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [item for pair in node.value for item in pair]
+        else:
+            children = []
+        if children_done or not children:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = min(1 + sum(sizes.get(id(c), 0) for c in children), MAX_CONFIG_VALUES + 1)
+            continue
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def _depth(document: Any) -> int:
+    """Levels of mappings and lists in a loaded document (iterative)."""
+    deepest = 0
+    stack = [(document, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, level)
+            if level <= MAX_CONFIG_DEPTH:
+                stack.extend((v, level + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
+def _bounded(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short_repr() -> reprlib.Repr:
+    short = reprlib.Repr()  # keyword arguments need Python 3.12
+    short.maxlevel, short.maxlist, short.maxdict = 3, 8, 8
+    short.maxstring = short.maxother = 80
+    return short
+
+
+_REPR = _short_repr()
+
+
+def _show(value: Any) -> str:
+    """A user's value in an error message: its repr, at most 80 characters whatever its size."""
+    return _bounded(_REPR.repr(value))
 
 
 def parse_job_config(document: Mapping[str, Any], *, seed_if_missing: int | None = None) -> TuningJobConfig:
@@ -397,7 +501,7 @@ def parse_job_config(document: Mapping[str, Any], *, seed_if_missing: int | None
     if not isinstance(name, str) or not _JOB_NAME.match(name):
         raise ConfigError(
             "HyperParameterTuningJobName must be 1 to 32 letters, digits or hyphens, starting with a letter "
-            f"or digit and not ending with a hyphen, got {name!r}"
+            f"or digit and not ending with a hyphen, got {_show(name)}"
         )
     if "HyperParameterTuningJobConfig" not in document:
         raise ConfigError(
@@ -458,10 +562,10 @@ def parse_job_config(document: Mapping[str, Any], *, seed_if_missing: int | None
     seed = _integer(definition.get("Seed", 0), "TrainingJobDefinition.Seed", 0, 2**32 - 1)
     device = str(definition.get("Device", "auto"))
     if device not in ("auto", "cpu") and not re.match(r"^cuda(:\d+)?$", device):
-        raise ConfigError(f"TrainingJobDefinition.Device must be auto, cpu or cuda[:N], got {device!r}")
+        raise ConfigError(f"TrainingJobDefinition.Device must be auto, cpu or cuda[:N], got {_show(device)}")
     bad = _number(definition.get("MaxBadFraction", 0.01), "TrainingJobDefinition.MaxBadFraction")
     if not 0.0 <= bad <= 1.0:
-        raise ConfigError(f"TrainingJobDefinition.MaxBadFraction must be in [0, 1], got {bad!r}")
+        raise ConfigError(f"TrainingJobDefinition.MaxBadFraction must be in [0, 1], got {_show(bad)}")
 
     hyperband = _hyperband(job.get("StrategyConfig"), strategy, early_stopping, static, where)
     if "ParameterRanges" in job:
@@ -653,7 +757,7 @@ def _completion(value: Any, where: str) -> CompletionCriteria:
         _keys(block, here, ("CompleteOnConvergence",))
         flag = block.get("CompleteOnConvergence", "Enabled")
         if flag not in ("Enabled", "Disabled"):
-            raise ConfigError(f"{here}.CompleteOnConvergence must be Enabled or Disabled, got {flag!r}")
+            raise ConfigError(f"{here}.CompleteOnConvergence must be Enabled or Disabled, got {_show(flag)}")
         convergence = flag == "Enabled"
     return CompletionCriteria(target, not_improving, convergence)
 
@@ -671,7 +775,7 @@ def _warm_start(value: Any, name: str) -> WarmStart | None:
     if not isinstance(parents_raw, list) or not 1 <= len(parents_raw) <= MAX_PARENT_JOBS:
         raise ConfigError(
             f"{where}.ParentHyperParameterTuningJobs must list 1 to {MAX_PARENT_JOBS} parent jobs, "
-            f"got {len(parents_raw) if isinstance(parents_raw, list) else parents_raw!r}"
+            f"got {len(parents_raw) if isinstance(parents_raw, list) else _show(parents_raw)}"
         )
     parents = []
     for i, item in enumerate(parents_raw):
@@ -682,11 +786,11 @@ def _warm_start(value: Any, name: str) -> WarmStart | None:
         _keys(item, here, ("HyperParameterTuningJobName",))
         parent = item.get("HyperParameterTuningJobName")
         if not isinstance(parent, str) or not _JOB_NAME.match(parent):
-            raise ConfigError(f"{here}.HyperParameterTuningJobName must be a job name, got {parent!r}")
+            raise ConfigError(f"{here}.HyperParameterTuningJobName must be a job name, got {_show(parent)}")
         if parent == name:
-            raise ConfigError(f"{here}: a job cannot be its own parent ({parent!r})")
+            raise ConfigError(f"{here}: a job cannot be its own parent ({_show(parent)})")
         if parent in parents:
-            raise ConfigError(f"{here}: parent {parent!r} is listed twice")
+            raise ConfigError(f"{here}: parent {_show(parent)} is listed twice")
         parents.append(parent)
     return WarmStart(tuple(parents), kind)
 
@@ -715,7 +819,7 @@ def _ranges(value: Any, where: str) -> tuple[ParameterRange, ...]:
             hp = item.get("Name")
             if hp not in names:
                 raise ConfigError(
-                    f"{where}.{label}: unknown hyperparameter Name {hp!r}{_closest(str(hp), names)}"
+                    f"{where}.{label}: unknown hyperparameter Name {_show(hp)}{_closest(hp, names)}"
                 )
             label = f"{label} ({hp})"
             if hp in seen:
@@ -748,14 +852,16 @@ def _ranges(value: Any, where: str) -> tuple[ParameterRange, ...]:
                 if v < lo_ok or (hi_ok is not None and v > hi_ok):
                     valid = f"[{lo_ok:g}, {hi_ok:g}]" if hi_ok is not None else f">= {lo_ok:g}"
                     raise ConfigError(
-                        f"{where}.{label}: {key} {v!r} is outside the valid values of {hp} ({valid})"
+                        f"{where}.{label}: {key} {_show(v)} is outside the valid values of {hp} ({valid})"
                     )
             if low > high:
-                raise ConfigError(f"{where}.{label}: MinValue ({low!r}) must not exceed MaxValue ({high!r})")
+                raise ConfigError(
+                    f"{where}.{label}: MinValue ({_show(low)}) must not exceed MaxValue ({_show(high)})"
+                )
             scaling = _enum(item.get("ScalingType", "Auto"), ScalingType, f"{where}.{label}.ScalingType")
             if scaling is ScalingType.LOGARITHMIC and low <= 0:
                 raise ConfigError(
-                    f"{where}.{label}: ScalingType Logarithmic needs MinValue > 0, got MinValue {low!r}; "
+                    f"{where}.{label}: ScalingType Logarithmic needs MinValue > 0, got MinValue {_show(low)}; "
                     "raise MinValue or use Linear"
                 )
             if scaling is ScalingType.REVERSE_LOGARITHMIC:
@@ -767,7 +873,7 @@ def _ranges(value: Any, where: str) -> tuple[ParameterRange, ...]:
                 if not (low >= 0 and high < 1):
                     raise ConfigError(
                         f"{where}.{label}: ScalingType ReverseLogarithmic needs 0 <= MinValue and MaxValue < 1, "
-                        f"got [{low!r}, {high!r}]"
+                        f"got [{_show(low)}, {_show(high)}]"
                     )
             rng: ParameterRange = (IntegerRange if is_int else ContinuousRange)(hp, low, high, scaling)  # type: ignore[arg-type]
             out.append(rng)
@@ -786,7 +892,7 @@ def _ranges(value: Any, where: str) -> tuple[ParameterRange, ...]:
 def _categorical(item: Mapping[str, Any], hp: str, where: str) -> CategoricalRange:
     values = item.get("Values")
     if not isinstance(values, list) or not values:
-        raise ConfigError(f"{where}.Values must be a non-empty list, got {values!r}")
+        raise ConfigError(f"{where}.Values must be a non-empty list, got {_show(values)}")
     if len(values) > MAX_CATEGORICAL_VALUES:
         raise ConfigError(
             f"{where}.Values: at most {MAX_CATEGORICAL_VALUES} values per categorical range, got {len(values)}"
@@ -794,14 +900,14 @@ def _categorical(item: Mapping[str, Any], hp: str, where: str) -> CategoricalRan
     texts = []
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (str, int, float)):
-            raise ConfigError(f"{where}.Values: {v!r} is not a value of {hp}")
+            raise ConfigError(f"{where}.Values: {_show(v)} is not a value of {hp}")
         text = str(v).strip()
         try:
             single_value(hp, text)
         except ConfigError as exc:
-            raise ConfigError(f"{where}.Values: {text!r} is invalid: {exc}") from None
+            raise ConfigError(f"{where}.Values: {_show(text)} is invalid: {exc}") from None
         if text in texts:
-            raise ConfigError(f"{where}.Values: {text!r} is listed twice")
+            raise ConfigError(f"{where}.Values: {_show(text)} is listed twice")
         texts.append(text)
     return CategoricalRange(hp, tuple(texts))
 
@@ -811,9 +917,9 @@ def _check_static(static: dict[str, Any]) -> None:
     names = HyperParameters.names()
     for key, value in static.items():
         if key not in names:
-            raise ConfigError(f"{where}: unknown hyperparameter {key!r}{_closest(key, names)}")
+            raise ConfigError(f"{where}: unknown hyperparameter {_show(key)}{_closest(key, names)}")
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise ConfigError(f"{where}.{key} must be a number or its string form, got {value!r}")
+            raise ConfigError(f"{where}.{key} must be a number or its string form, got {_show(value)}")
     for key, value in static.items():
         try:
             single_value(key, value)
@@ -866,10 +972,10 @@ def _channels(value: Any, where: str) -> dict[str, str]:
         for key, path in value.items():
             if key not in _CHANNELS:
                 raise ConfigError(
-                    f"{where}: unknown channel {key!r}{_closest(str(key), _CHANNELS)}; channels: train, validation"
+                    f"{where}: unknown channel {_show(key)}{_closest(key, _CHANNELS)}; channels: train, validation"
                 )
             if not isinstance(path, str) or not path:
-                raise ConfigError(f"{where}.{key} must be a path, got {path!r}")
+                raise ConfigError(f"{where}.{key} must be a path, got {_show(path)}")
             out[key] = path
         return out
     if not isinstance(value, list):
@@ -880,7 +986,7 @@ def _channels(value: Any, where: str) -> dict[str, str]:
         _keys(item, here, ("ChannelName", "DataSource"))
         channel = item.get("ChannelName")
         if channel not in _CHANNELS:
-            raise ConfigError(f"{here}.ChannelName must be train or validation, got {channel!r}")
+            raise ConfigError(f"{here}.ChannelName must be train or validation, got {_show(channel)}")
         source = _mapping(item.get("DataSource") or {}, f"{here}.DataSource")
         _keys(source, f"{here}.DataSource", ("FileSystemDataSource", "S3DataSource"))
         if "FileSystemDataSource" in source:
@@ -891,7 +997,7 @@ def _channels(value: Any, where: str) -> dict[str, str]:
             path = s3.get("S3Uri")
             if isinstance(path, str) and path.startswith("s3://"):
                 raise ConfigError(
-                    f"{here}.DataSource.S3DataSource.S3Uri: only local paths are supported, got {path!r}; download the data first"
+                    f"{here}.DataSource.S3DataSource.S3Uri: only local paths are supported, got {_show(path)}; download the data first"
                 )
             if isinstance(path, str) and path.startswith("file://"):
                 path = path[len("file://") :]
@@ -931,7 +1037,9 @@ def single_value(name: str, value: Any) -> int | float:
     return getattr(HyperParameters.from_mapping(probe), name)
 
 
-def _closest(name: str, valid: Any) -> str:
+def _closest(name: Any, valid: Any) -> str:
+    if not isinstance(name, str) or len(name) > 100:
+        return ""
     close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
     return f"; did you mean {close[0]!r}?" if close else ""
 
@@ -939,8 +1047,8 @@ def _closest(name: str, valid: Any) -> str:
 def _keys(value: Mapping[str, Any], where: str, allowed: tuple[str, ...]) -> None:
     for key in value:
         if key not in allowed:
-            hint = _closest(str(key), allowed) or f"; valid keys: {', '.join(allowed)}"
-            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+            hint = _closest(key, allowed) or f"; valid keys: {', '.join(allowed)}"
+            raise ConfigError(f"{where}: unknown key {_show(key)}{hint}")
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:
@@ -953,7 +1061,7 @@ def _enum(value: Any, kind: type[enum.StrEnum], where: str) -> Any:
     valid = [str(m) for m in kind]  # type: ignore[attr-defined]
     if value not in valid:
         raise ConfigError(
-            f"{where} must be one of {' | '.join(valid)}, got {value!r}{_closest(str(value), valid)}"
+            f"{where} must be one of {' | '.join(valid)}, got {_show(value)}{_closest(value, valid)}"
         )
     return kind(value)
 
@@ -971,7 +1079,7 @@ def _integer(value: Any, where: str, low: int | None, high: int | None) -> int:
         or not math.isfinite(number)
         or int(number) != number
     ):
-        raise ConfigError(f"{where} must be an integer, got {value!r}")
+        raise ConfigError(f"{where} must be an integer, got {_show(value)}")
     number = int(number)
     if (low is not None and number < low) or (high is not None and number > high):
         rule = (
@@ -993,5 +1101,5 @@ def _number(value: Any, where: str) -> float:
         except ValueError:
             number = None
     if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
-        raise ConfigError(f"{where} must be a number, got {value!r}")
+        raise ConfigError(f"{where} must be a number, got {_show(value)}")
     return float(number)
