@@ -53,16 +53,22 @@ from ipinsights.tune._config import Strategy, TuningJobConfig, parse_job_config
 from ipinsights.tune._records import NON_RETRYABLE, RETRYABLE, TrainingJob, summarize, training_jobs
 from ipinsights.tune._space import decode, distributions, grid, hyperparameters, seed_for
 from ipinsights.tune._storage import (
+    EXIT_DISK_FULL,
     HEARTBEAT_SECONDS,
     RDB_MODULES,
     STALE_SECONDS,
+    DiskFullError,
     WorkerInfo,
+    connect_url,
     consumed_seconds,
     default_job_dir,
+    is_disk_full,
     is_rdb,
     open_storage,
+    redact_url,
     resolve_storage_url,
     workers,
+    write_private,
 )
 from ipinsights.tune._trial import TrialSpec, run_trial
 
@@ -160,22 +166,33 @@ class TuningJob:
         if (job_dir / "job.json").is_file():
             try:
                 recorded = json.loads((job_dir / "job.json").read_text())
-            except (OSError, json.JSONDecodeError):
+            except (OSError, ValueError):
+                recorded = {}
+            if not isinstance(recorded, dict):
                 recorded = {}
         study_name = recorded.get("HyperParameterTuningJobName", Path(name).name if not storage_url else name)
-        url = storage_url or recorded.get("Storage") or resolve_storage_url(None, job_dir)
+        # job.json has the URL without its password: the driver then takes it from PGPASSWORD.
+        url = storage_url or connect_url(recorded.get("Storage") or "") or resolve_storage_url(None, job_dir)
         if not is_rdb(url) and not Path(url).exists():
             raise ConfigError(
                 f"no tuning job {name!r}: {url} does not exist (give the job's folder with --job-dir, or its "
                 "database with --storage)"
             )
-        storage = open_storage(url)
+        try:
+            storage = open_storage(url)
+        except ConfigError as exc:
+            if storage_url or connect_url(recorded.get("Storage") or "") == recorded.get("Storage"):
+                raise
+            raise ConfigError(
+                f"{exc}; job.json does not keep the database password: pass --storage with the full URL, "
+                "or set PGPASSWORD"
+            ) from None
         try:
             study = optuna.load_study(study_name=study_name, storage=storage)
         except KeyError:
             names = [s.study_name for s in storage.get_all_studies()]
             raise ConfigError(
-                f"no tuning job {study_name!r} in {url}"
+                f"no tuning job {study_name!r} in {redact_url(url)}"
                 + (f"; jobs there: {', '.join(names)}" if names else "")
             ) from None
         job = cls.__new__(cls)
@@ -191,7 +208,7 @@ class TuningJob:
                 return parse_job_config(attrs[_ATTR + "config"])
             if time.time() > deadline:
                 raise ConfigError(
-                    f"tuning job {self.study.study_name!r} exists in {self.storage_url} but was never "
+                    f"tuning job {self.study.study_name!r} exists in {redact_url(self.storage_url)} but was never "
                     "initialised (its creator stopped at once); delete the study or use another name"
                 )
             time.sleep(0.2)
@@ -225,10 +242,8 @@ class TuningJob:
 
     def _write_job_file(self) -> None:
         self.job_dir.mkdir(parents=True, exist_ok=True)
-        document = {**self.config.to_dict(), "Storage": self.storage_url}
-        tmp = self.job_dir / "job.json.tmp"
-        tmp.write_text(json.dumps(document, indent=2) + "\n")
-        tmp.replace(self.job_dir / "job.json")
+        document = {**self.config.to_dict(), "Storage": redact_url(self.storage_url)}
+        write_private(self.job_dir / "job.json", json.dumps(document, indent=2) + "\n")
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -378,6 +393,7 @@ class Worker:
         self._last_heartbeat = 0.0
         self._not_improving: int | None = None
         self._context: Any = None
+        self._disk_full: str | None = None
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -387,6 +403,9 @@ class Worker:
         Raises:
             KeyboardInterrupt: On Ctrl-C or SIGTERM, after recording the running trials as
                 retryable so that running the command again resumes the job.
+            DiskFullError: The disk filled up (in a trial or in the storage); the running
+                trials were queued again without spending budget or attempts, and the job is
+                still InProgress: running the command again resumes it once space is freed.
         """
         job = self.job
         self._heartbeat(force=True)
@@ -395,6 +414,8 @@ class Worker:
             while True:
                 self._heartbeat()
                 self._reap()
+                if self._disk_full is not None:
+                    raise DiskFullError(self._disk_full)
                 trials = job.trials()
                 self._reclaim(trials)
                 jobs = job.training_jobs(trials)
@@ -416,12 +437,23 @@ class Worker:
                     wait(sentinels, timeout=self.poll)
                 else:
                     time.sleep(self.poll)
-        except BaseException:
-            self._abandon("the worker was interrupted")
-            raise
+        except BaseException as exc:
+            full = is_disk_full(exc)
+            self._abandon(
+                "the disk is full" if full else "the worker was interrupted", spend_attempt=not full
+            )
+            if not full:
+                raise
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise DiskFullError(
+                f"the disk of tuning job {job.config.name} is full ({_bounded(detail)}); its running trials "
+                "were queued again without spending budget: free space, then run the same command again "
+                "to resume",
+            ) from None
         finally:
             signal.signal(signal.SIGTERM, previous)
-            self._heartbeat(force=True, stopped=True)
+            with contextlib.suppress(OSError):  # a full disk: the pid check tells others it is gone
+                self._heartbeat(force=True, stopped=True)
         return job.status()
 
     def _wind_down(self, status: str, trials: list[FrozenTrial], jobs: list[TrainingJob]) -> bool:
@@ -601,15 +633,23 @@ class Worker:
             if trial.state is TrialState.RUNNING:
                 if child.stopping is not None:
                     _finish(self.job.storage, trial, TrialState.PRUNED, {})
+                elif code == EXIT_DISK_FULL:
+                    self._disk_full = f"{child.name} ran out of disk space; see its train.log"
+                    self._fail_and_retry(trial, self._disk_full, spend_attempt=False)
                 else:
                     self._fail_and_retry(trial, _exit_reason(code))
                 trial = self.job.storage.get_trial(trial_id)
             self.on_event(_describe_end(child.name, trial))
 
-    def _fail_and_retry(self, trial: FrozenTrial, reason: str) -> None:
+    def _fail_and_retry(self, trial: FrozenTrial, reason: str, *, spend_attempt: bool = True) -> None:
+        """Record ``trial`` as failed and queue its configuration again while attempts are left.
+
+        ``spend_attempt=False`` (a full disk: no fault of the configuration) always queues it
+        again, under the same attempt number.
+        """
         attrs = trial.user_attrs
         attempt = int(attrs.get("Attempt", 1))
-        retry = attempt <= self.config.max_retry_attempts
+        retry = not spend_attempt or attempt <= self.config.max_retry_attempts
         kind = RETRYABLE if retry else NON_RETRYABLE
         text = reason if retry else f"{reason}; no retries left after {attempt} attempts"
         if (
@@ -620,7 +660,7 @@ class Worker:
                 dict(trial.params),
                 user_attrs={
                     "TrainingJobIndex": int(attrs["TrainingJobIndex"]),
-                    "Attempt": attempt + 1,
+                    "Attempt": attempt + 1 if spend_attempt else attempt,
                     "RetryOf": attrs.get("TrainingJobName", ""),
                 },
             )
@@ -682,14 +722,19 @@ class Worker:
                 child.process.terminate()
                 child.stopping = time.time()
 
-    def _abandon(self, reason: str) -> None:
-        """On interrupt: kill this worker's trials and queue them again (retryable)."""
+    def _abandon(self, reason: str, *, spend_attempt: bool = True) -> None:
+        """On interrupt: kill this worker's trials and queue them again (retryable).
+
+        A trial that cannot be recorded now (a full disk) stays running in the storage; the
+        next worker finds its worker gone and queues it again.
+        """
         for trial_id, child in list(self.children.items()):
             child.process.kill()
             child.process.join()
-            trial = self.job.storage.get_trial(trial_id)
-            if trial.state is TrialState.RUNNING:
-                self._fail_and_retry(trial, reason)
+            with contextlib.suppress(OSError):
+                trial = self.job.storage.get_trial(trial_id)
+                if trial.state is TrialState.RUNNING:
+                    self._fail_and_retry(trial, reason, spend_attempt=spend_attempt)
         self.children.clear()
 
     def _heartbeat(self, *, force: bool = False, stopped: bool = False) -> None:
@@ -750,6 +795,10 @@ def _exit_reason(code: int | None) -> str:
             name = f"signal {-code}"
         return f"the trial process was killed by {name}"
     return f"the trial process exited with status {code} without a result"
+
+
+def _bounded(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _short(value: Any) -> str:

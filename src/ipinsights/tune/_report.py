@@ -29,6 +29,7 @@ from typing import Any, TextIO
 
 from ipinsights.errors import ConfigError
 from ipinsights.tune._records import TrainingJob, summarize
+from ipinsights.tune._storage import redact_url, write_private
 
 __all__ = [
     "ANALYTICS_COLUMNS",
@@ -127,7 +128,7 @@ def describe_job(job: Any) -> dict[str, Any]:
     workers = job.workers()
     out["IPInsights"] = {
         "JobDir": str(Path(job.job_dir).resolve()),
-        "Storage": job.storage_url,
+        "Storage": redact_url(job.storage_url),
         "StatusReason": attrs.get("ipinsights:status_reason"),
         "TrainingJobsCounted": summary.counted,
         "EpochsTrained": summary.epochs,
@@ -222,7 +223,7 @@ def write_outputs(job: Any, *, plots: bool = True) -> list[Path]:
     write_analytics(job, buffer)
     written = [folder / "analytics.csv", folder / "describe.json"]
     written[0].write_text(buffer.getvalue())
-    written[1].write_text(json.dumps(describe_job(job), indent=2) + "\n")
+    write_private(written[1], json.dumps(describe_job(job), indent=2) + "\n")
     if plots:
         written += write_plots(job, folder / "plots")
     return written

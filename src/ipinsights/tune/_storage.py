@@ -4,17 +4,31 @@
   trials' model artifacts and logs (``trials/<TrainingJobName>/``), ``analytics.csv`` and the
   plots.
 - The storage holds the search: by default an Optuna journal file in the job folder
-  (``journal.log``, append-only and safe when a process is killed mid-write); or any URL Optuna's
-  ``RDBStorage`` takes, e.g. ``postgresql://user@host/db`` to run one job from many machines.
-  The study is named after the job, so ``optuna-dashboard`` can open either.
+  (``journal.log``, append-only); or any URL Optuna's ``RDBStorage`` takes, e.g.
+  ``postgresql://user@host/db`` to run one job from many machines. The study is named after the
+  job, so ``optuna-dashboard`` can open either.
+- A journal record cut short (a full disk, a kill or a power cut in the middle of a write) is
+  taken back: a write that fails truncates what it wrote, and a torn last record found when the
+  journal is opened or appended to is moved to ``journal.log.torn-<time>`` and cut off, with one
+  line on stderr. Without this the next record would be glued to the fragment and every later
+  read would fail.
+- A password in a storage URL is never written to disk or printed: ``job.json`` and
+  ``describe.json`` (mode 0600) show ``postgresql://user:***@host/db``. Pass the URL with its
+  password again with ``--storage``, or leave it out of the URL and let the driver take it from
+  ``PGPASSWORD`` or ``~/.pgpass``.
 - Every worker (a ``tune`` or ``tune worker`` process) registers itself in the study and
   writes a heartbeat; trials of a worker that is gone are detected and run again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import errno
+import json
 import os
+import re
 import socket
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,17 +38,24 @@ from typing import Any
 import optuna
 from optuna.storages import BaseStorage
 
-from ipinsights.errors import ConfigError
+from ipinsights.errors import ConfigError, IPInsightsError
 
 __all__ = [
+    "EXIT_DISK_FULL",
     "HEARTBEAT_SECONDS",
     "RDB_MODULES",
     "STALE_SECONDS",
+    "DiskFullError",
     "WorkerInfo",
+    "connect_url",
     "default_job_dir",
+    "is_disk_full",
     "jobs_root",
     "open_storage",
+    "redact_url",
+    "repair_journal",
     "resolve_storage_url",
+    "write_private",
 ]
 
 #: How often a worker records that it is alive, and when a silent one on another host is gone.
@@ -94,15 +115,74 @@ def open_storage(url: str, *, existing: bool = False) -> BaseStorage:
             )
         except Exception as exc:  # sqlalchemy's errors carry the driver's message
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ConfigError(f"--storage {_redact(url)}: cannot open the database ({reason})") from None
-    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
-
+            raise ConfigError(f"--storage {redact_url(url)}: cannot open the database ({reason})") from None
     path = Path(url)
     path.parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.JournalStorage(_journal_backend(path))
+
+
+def _journal_backend(path: Path) -> Any:
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+    class JournalFile(JournalFileBackend):
+        """Optuna's journal file, with torn records taken back (see the module doc)."""
+
+        def __init__(self, file_path: str, lock: JournalFileOpenLock) -> None:
+            super().__init__(file_path, lock_obj=lock)
+            self._repair_if_torn(on_open=True)
+
+        def _repair_if_torn(self, *, on_open: bool = False) -> None:
+            journal = Path(self._file_path)
+            try:
+                with open(journal, "rb") as f:
+                    size = f.seek(0, os.SEEK_END)
+                    if size == 0:
+                        return
+                    f.seek(size - 1)
+                    if f.read(1) == b"\n" and (not on_open or _intact_length(f, size) == size):
+                        return
+            except FileNotFoundError:
+                return
+            if not on_open:  # the caller holds the lock
+                repair_journal(journal)
+                return
+            self._lock.acquire()
+            try:
+                repair_journal(journal)
+            except OSError as exc:
+                # Reading skips a torn tail; the next write cuts it off first, or fails.
+                print(
+                    f"ipinsights tune: {journal} ends in a torn record that cannot be moved aside now "
+                    f"({exc.strerror}); it will be before the next write",
+                    file=sys.stderr,
+                )
+            finally:
+                self._lock.release()
+
+        def append_logs(self, logs: list[dict[str, Any]]) -> None:
+            data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode()
+            self._lock.acquire()
+            try:
+                self._repair_if_torn()
+                fd = os.open(self._file_path, os.O_WRONLY | os.O_APPEND)
+                try:
+                    start = os.fstat(fd).st_size
+                    try:
+                        view = memoryview(data)
+                        while view:
+                            view = view[os.write(fd, view) :]
+                        os.fsync(fd)
+                    except BaseException:
+                        # Take back a partial record, so that the journal stays readable.
+                        os.ftruncate(fd, start)
+                        raise
+                finally:
+                    os.close(fd)
+            finally:
+                self._lock.release()
+
     # The open-lock (O_EXCL) works on every file system, network ones included.
-    return optuna.storages.JournalStorage(
-        JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
-    )
+    return JournalFile(str(path), JournalFileOpenLock(str(path)))
 
 
 def _postgres_driver() -> str:
@@ -114,13 +194,145 @@ def _postgres_driver() -> str:
     return "postgresql"
 
 
-def _redact(url: str) -> str:
+_HIDDEN = "***"
+_PASSWORD_PARAMETER = re.compile(r"([?&]password=)[^&]*", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password, if any, shown as ``***``: what is stored and printed.
+
+    Example:
+        >>> redact_url("postgresql://tuner:s3cret@db:5432/tuning")
+        'postgresql://tuner:***@db:5432/tuning'
+    """
+    url = _PASSWORD_PARAMETER.sub(rf"\g<1>{_HIDDEN}", url)
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
         credentials, host = rest.rsplit("@", 1)
         user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+        return f"{scheme}://{user}:{_HIDDEN}@{host}" if ":" in credentials else url
     return url
+
+
+def connect_url(recorded: str) -> str:
+    """A recorded (redacted) URL made usable: without the password, which the driver then takes
+    from ``PGPASSWORD`` or ``~/.pgpass``.
+
+    Example:
+        >>> connect_url("postgresql://tuner:***@db/tuning")
+        'postgresql://tuner@db/tuning'
+    """
+    recorded = re.sub(rf"[?&]password={re.escape(_HIDDEN)}", "", recorded, flags=re.IGNORECASE)
+    return recorded.replace(f":{_HIDDEN}@", "@", 1)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``path`` atomically (temporary file, then rename), readable by its owner only."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an older temporary file keeps its mode through O_CREAT
+        with os.fdopen(fd, "w", closefd=False) as out:
+            out.write(text)
+    finally:
+        os.close(fd)
+    tmp.replace(path)
+
+
+# -- disk full and the journal ----------------------------------------------------------------
+
+#: A trial process's exit status when it ran out of disk space (BSD's EX_TEMPFAIL: try again).
+EXIT_DISK_FULL = 75
+_DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+#: How disk-full errors read when a library wraps them (safetensors: "... (os error 28)").
+_DISK_FULL_TEXT = re.compile(r"No space left on device|Disk quota exceeded|os error (28|122)\b")
+
+
+class DiskFullError(IPInsightsError, OSError):
+    """The disk (or the quota) holding the job is full; the job can resume once space is freed."""
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc``, or an exception it was raised from, is ENOSPC or EDQUOT."""
+    seen = 0
+    while exc is not None and seen < 16:
+        if isinstance(exc, DiskFullError) or (isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS):
+            return True
+        if _DISK_FULL_TEXT.search(str(exc)[:1000]):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def _last_line_start(f: Any, end: int) -> int:
+    """Offset where the line ending at ``end`` starts (after the previous newline, or 0)."""
+    position = end
+    while position > 0:
+        step = min(1 << 16, position)
+        f.seek(position - step)
+        block = f.read(step)
+        cut = block.rfind(b"\n", 0, len(block) - (1 if position == end else 0))
+        if cut >= 0:
+            return position - step + cut + 1
+        position -= step
+    return 0
+
+
+def _intact_length(f: Any, size: int) -> int:
+    """Bytes of the journal up to its last complete, decodable record."""
+    end = size
+    while end > 0:
+        start = _last_line_start(f, end)
+        f.seek(start)
+        line = f.read(end - start)
+        if line.endswith(b"\n"):
+            try:
+                json.loads(line)
+                return end
+            except ValueError:
+                pass
+        end = start
+    return 0
+
+
+def repair_journal(path: Path, *, size_hint: int | None = None) -> Path | None:
+    """Move a torn or undecodable tail of the journal to a backup file and cut it off.
+
+    The caller holds the journal's lock (so no write is in progress). Returns the backup's path,
+    or None when the journal ends in a whole record.
+
+    Raises:
+        OSError: The backup cannot be written (a full disk): the journal is left as it was.
+    """
+    with open(path, "r+b") as f:
+        size = f.seek(0, os.SEEK_END) if size_hint is None else size_hint
+        keep = _intact_length(f, size)
+        if keep == size:
+            return None
+        f.seek(keep)
+        torn = f.read(size - keep)
+        stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
+        backup = path.with_name(f"{path.name}.torn-{stamp}")
+        fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, torn)
+            os.fsync(fd)
+        except OSError:
+            os.close(fd)
+            backup.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        f.truncate(keep)
+        f.flush()
+        os.fsync(f.fileno())
+    print(
+        f"ipinsights tune: {path} ended in a torn record ({size - keep} bytes, from a write cut short by a "
+        f"full disk or a kill); moved them to {backup.name} and truncated the journal to {keep} bytes",
+        file=sys.stderr,
+        flush=True,
+    )
+    return backup
 
 
 # -- workers ----------------------------------------------------------------------------------

@@ -10,7 +10,10 @@ to the model.
 
 Exit status: 0 when the result was recorded (completed, stopped or failed by training); a
 process that dies without recording (killed, out of memory) leaves its trial running, and the
-worker records it as a ``RetryableError`` and runs the configuration again.
+worker records it as a ``RetryableError`` and runs the configuration again. A full disk (ENOSPC
+or EDQUOT, while training, saving or recording) is not the configuration's fault: the process
+exits with ``EXIT_DISK_FULL`` without recording (that would need the disk too), and the worker
+queues the trial again without spending an attempt.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from ipinsights.config import HyperParameters
 from ipinsights.errors import IPInsightsError
 from ipinsights.tune._config import EarlyStoppingType, TuningJobConfig
 from ipinsights.tune._early_stopping import MedianRulePruner
-from ipinsights.tune._storage import open_storage, pid_alive
+from ipinsights.tune._storage import EXIT_DISK_FULL, is_disk_full, open_storage, pid_alive
 
 __all__ = ["Trainer", "TrialSpec", "fit_ipinsights", "make_pruner", "run_trial"]
 
@@ -147,13 +150,21 @@ def run_trial(spec: TrialSpec) -> None:
     """The trial process's entry point (exits with the status described in the module doc)."""
     _die_with_worker(spec.worker_pid, spec.worker_pid_start)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
-    trial_dir = Path(spec.trial_dir)
-    trial_dir.mkdir(parents=True, exist_ok=True)
-    log = open(trial_dir / "train.log", "a", buffering=1)  # noqa: SIM115 (lives as long as the process)
-    os.dup2(log.fileno(), 1)
-    os.dup2(log.fileno(), 2)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sys.exit(_train(spec, log, trial_dir))
+    try:
+        trial_dir = Path(spec.trial_dir)
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        log = open(trial_dir / "train.log", "a", buffering=1)  # noqa: SIM115 (lives as long as the process)
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        code = _train(spec, log, trial_dir)
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        with contextlib.suppress(Exception):
+            print(f"ipinsights tune: the disk is full: {type(exc).__name__}: {exc}", flush=True)
+        os._exit(EXIT_DISK_FULL)  # not sys.exit: flushing a buffer on a full disk would fail again
+    sys.exit(code)
 
 
 def _train(spec: TrialSpec, log: TextIO, trial_dir: Path) -> int:
@@ -220,6 +231,8 @@ def _train(spec: TrialSpec, log: TextIO, trial_dir: Path) -> int:
         study.tell(frozen.number, state=optuna.trial.TrialState.PRUNED, skip_if_finished=True)
         return 0
     except Exception as exc:
+        if is_disk_full(exc):
+            raise
         if not isinstance(exc, (IPInsightsError, FloatingPointError)):
             traceback.print_exc()
         reason = str(exc) if isinstance(exc, IPInsightsError) else f"{type(exc).__name__}: {exc}"
