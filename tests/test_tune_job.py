@@ -54,6 +54,7 @@ def standin_fit(hp, *, seed, device, channels, callback, log, model_dir, max_bad
         auc = 0.5 + (quality - 0.5) * (1 - 0.5**epoch)
         metrics = {
             "validation:discriminator_auc": auc,
+            "validation:detection_auc": auc,
             "train:binary_classification_cross_entropy:epoch": 1 - auc,
         }
         print(
