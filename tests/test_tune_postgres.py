@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 from postgres import postgres_server
-from test_tune_job import document, start_cli
+from test_tune_job import cli, document, start_cli
 
 from ipinsights import ConfigError
 from ipinsights.tune import TuningJob, describe_job, parse_job_config
@@ -67,3 +67,27 @@ def test_two_workers_share_one_job_without_duplicate_or_lost_trials(tmp_path, po
 def test_a_missing_job_in_the_database_names_the_jobs_there(postgres_url):
     with pytest.raises(ConfigError, match="no tuning job 'nothing-here' in postgresql://"):
         TuningJob.open("nothing-here", storage_url=postgres_url)
+
+
+def test_hardening_6_the_database_password_is_never_written_or_printed(tmp_path, postgres_url):
+    # Trust authentication ignores the password, so a made-up one shows where it would leak.
+    secret_url = postgres_url.replace("postgres@", "postgres:s3cr3tPW@", 1)
+    doc = document("pw", jobs=2, parallel=1)
+    doc["HyperParameterTuningJobName"] = f"pw-{tmp_path.name[-8:].strip('_-') or 'x'}".replace("_", "-")
+    folder = tmp_path / "pwjob"
+    path = tmp_path / "pw.json"
+    path.write_text(json.dumps(doc))
+    code, out, err = cli(
+        "tune", "--config", str(path), "--storage", secret_url, "--job-dir", str(folder), "--no-plots"
+    )
+    assert code == 0, err
+    code, described, err = cli("tune", "describe", str(folder))  # found through job.json, no password
+    assert code == 0, err
+    assert json.loads(described)["IPInsights"]["Storage"] == postgres_url  # as it connected
+    assert json.loads((folder / "job.json").read_text())["Storage"] == secret_url.replace("s3cr3tPW", "***")
+    assert "s3cr3tPW" not in out + err + described
+    for written in folder.rglob("*"):
+        if written.is_file():
+            assert b"s3cr3tPW" not in written.read_bytes(), written
+    for name in ("job.json", "describe.json"):
+        assert (folder / name).stat().st_mode & 0o777 == 0o600
