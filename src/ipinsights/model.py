@@ -17,6 +17,8 @@ tables and with a bits-only MLP on validation AUC, attack AUC and speed.
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -28,10 +30,13 @@ __all__ = [
     "IPEncoder",
     "IPFeatures",
     "IPInsightsNet",
+    "available_memory_bytes",
+    "check_training_memory",
     "ip_features",
     "ipv4_features",
     "rows_gradient",
     "table_rows",
+    "training_memory_bytes",
 ]
 
 #: Rows of the four prefix tables. IPv4 /8 and /16 fit exactly (256 and 65,536 rows).
@@ -268,3 +273,96 @@ class IPInsightsNet(nn.Module):
     def embed_ips(self, hi: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
         """(n,) address words → (n, vector_dim)."""
         return self.ip(ip_features(hi, lo))
+
+
+def training_memory_bytes(
+    num_entity_vectors: int,
+    vector_dim: int,
+    num_ip_encoder_layers: int,
+    *,
+    ip_encoder: str = "prefix",
+    touched_entity_rows: int | None = None,
+) -> int:
+    """Bytes that training needs for the weights, their gradients and Adam moments (float32).
+
+    The embedding tables dominate: each row's weights, and for every row training touches two
+    Adam moments and a step count (:class:`~ipinsights.optim.LazyAdam`; on CPU untouched rows of
+    the moments take no memory, so ``touched_entity_rows``, at most the distinct entities of the
+    training data, bounds the entity table's share). Dense layers count four times (weights,
+    gradient, two moments). Batches and the training data are not counted.
+
+    Example:
+        >>> training_memory_bytes(1000, 8, 1, ip_encoder="bits")  # 1,000 x 8 table, 97-bit map, one layer
+        113696
+    """
+    table_rows = num_entity_vectors + sum(LEVEL_BUCKETS[: DESIGNS[ip_encoder]])
+    entity_moment_rows = num_entity_vectors if touched_entity_rows is None else min(num_entity_vectors, touched_entity_rows)
+    moment_rows = table_rows - num_entity_vectors + entity_moment_rows
+    dense = (_NUM_BITS + 1) * vector_dim + num_ip_encoder_layers * (vector_dim + 1) * vector_dim
+    return 4 * (table_rows * vector_dim + moment_rows * (2 * vector_dim + 1) + 4 * dense)
+
+
+def available_memory_bytes(device: torch.device | str = "cpu") -> tuple[int, str] | None:
+    """Memory free for a new allocation on ``device``, with where the figure comes from.
+
+    CPU: ``MemAvailable`` of ``/proc/meminfo`` (what can be allocated without swapping), capped
+    by a cgroup v2 ``memory.max`` (containers); elsewhere the free physical pages. CUDA: the
+    device's free memory. ``None`` when unknown.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0]), f"free memory of {device}"
+    found = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    found = (int(line.split()[1]) * 1024, "MemAvailable in /proc/meminfo")
+    except (OSError, ValueError, IndexError):
+        try:
+            found = (os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "free physical memory")
+        except (OSError, ValueError, AttributeError):
+            found = None
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+        if limit.isdigit() and (found is None or int(limit) - used < found[0]):
+            found = (max(0, int(limit) - used), "the cgroup's memory.max less memory.current")
+    except (OSError, ValueError):
+        pass
+    return found
+
+
+def check_training_memory(
+    num_entity_vectors: int,
+    vector_dim: int,
+    num_ip_encoder_layers: int,
+    *,
+    ip_encoder: str,
+    num_entities: int | None,
+    device: torch.device | str,
+) -> None:
+    """Refuse, before allocating, a network whose training would not fit in memory.
+
+    Raises:
+        ConfigError: :func:`training_memory_bytes` exceeds :func:`available_memory_bytes`;
+            the message names both figures and the fix.
+    """
+    lazy = torch.device(device).type == "cpu"
+    need = training_memory_bytes(
+        num_entity_vectors,
+        vector_dim,
+        num_ip_encoder_layers,
+        ip_encoder=ip_encoder,
+        touched_entity_rows=num_entities if lazy else None,
+    )
+    available = available_memory_bytes(device)
+    if available is not None and need > available[0]:
+        from ipinsights.errors import ConfigError
+
+        raise ConfigError(
+            f"training needs about {need / 1e9:,.1f} GB for the embedding tables and their Adam moments "
+            f"(num_entity_vectors={num_entity_vectors}, vector_dim={vector_dim}), more than the "
+            f"{available[0] / 1e9:,.1f} GB available ({available[1]}); lower num_entity_vectors "
+            f"(about 2 x the distinct entities is enough) or vector_dim, or free memory"
+        )
