@@ -53,7 +53,10 @@ def test_every_metric_line_matches_the_reference_regular_expression():
         "train:binary_classification_accuracy:epoch": epoch_lines("algo-1", 2, 0.125, 0.95)[1],
         "train:progress": progress_line("algo-1", 40.0),
         "train:throughput": throughput_line("algo-1", 12345.678),
-        "validation:discriminator_auc": validation_line("algo-1", 2, 0.987654),
+        "validation:discriminator_auc": validation_line("algo-1", 2, "validation:discriminator_auc", 0.987654),
+        "validation:other_users_auc": validation_line("algo-1", 2, "validation:other_users_auc", 0.9),
+        "validation:nearby_auc": validation_line("algo-1", 2, "validation:nearby_auc", 0.8),
+        "validation:detection_auc": validation_line("algo-1", 2, "validation:detection_auc", 0.7),
     }
     expected = {
         "train:binary_classification_cross_entropy": 0.25,
@@ -63,6 +66,9 @@ def test_every_metric_line_matches_the_reference_regular_expression():
         "train:progress": 40.0,
         "train:throughput": 12345.68,
         "validation:discriminator_auc": 0.987654,
+        "validation:other_users_auc": 0.9,
+        "validation:nearby_auc": 0.8,
+        "validation:detection_auc": 0.7,
     }
     for name, line in lines.items():
         matches = [n for n, rx in METRIC_REGEXES.items() if re.search(rx, line)]

@@ -38,3 +38,33 @@ def test_shuffled_negatives_are_permutations_of_the_batch_for_each_round():
     for s in range(3):
         assert sorted(idx[:, s].tolist()) == list(range(50))
     assert shuffled_indices(10, 0, torch.Generator()).shape == (10, 0)
+
+
+def test_nearby_negatives_move_the_16_by_1_to_16_networks_inside_the_same_8():
+    from ipinsights.sampling import NEARBY_MAX_SHIFT, nearby_ips
+
+    g = torch.Generator().manual_seed(0)
+    v4 = torch.randint(0, 1 << 32, (50_000,), generator=torch.Generator().manual_seed(1))
+    hi, lo = torch.zeros_like(v4), v4 | IPV4_MAPPED
+    new_hi, new_lo = nearby_ips(hi, lo, g)
+    assert (new_hi == 0).all() and ((new_lo >> 32) == (IPV4_MAPPED >> 32)).all()
+    old, new = v4.numpy(), (new_lo & 0xFFFFFFFF).numpy()
+    assert ((old >> 24) == (new >> 24)).all()
+    shift = (((new >> 16) & 255).astype(np.int64) - ((old >> 16) & 255)) % 256
+    distance = np.minimum(shift, 256 - shift)
+    assert distance.min() == 1 and distance.max() == NEARBY_MAX_SHIFT
+    assert 0.45 < (shift <= NEARBY_MAX_SHIFT).mean() < 0.55  # either way, fairly
+
+
+def test_nearby_negatives_of_ipv6_move_the_48_inside_the_same_32_and_are_seeded():
+    from ipinsights.data import parse_ips
+    from ipinsights.sampling import nearby_ips
+
+    _, hi, lo = parse_ips(["2001:db8:1234::1"] * 1000)
+    a = nearby_ips(torch.from_numpy(hi), torch.from_numpy(lo), torch.Generator().manual_seed(3))
+    b = nearby_ips(torch.from_numpy(hi), torch.from_numpy(lo), torch.Generator().manual_seed(3))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    top32 = (a[0].numpy() >> 32) & 0xFFFFFFFF
+    assert (top32 == 0x20010DB8).all()
+    group = (a[0].numpy() >> 16) & 0xFFFF
+    assert (group != 0x1234).all() and (np.abs(group.astype(np.int64) - 0x1234) <= 16).all()

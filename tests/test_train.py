@@ -224,3 +224,46 @@ def test_hardening_1_a_last_batch_shorter_than_the_negative_block_trains(small_d
               "random_negative_sampling_rate": 1, "shuffled_negative_sampling_rate": 1}
         model = IPInsights(**hp).fit(small_data["train"], log=None)
         assert np.isfinite(model.metrics_["train:binary_classification_cross_entropy:epoch"])
+
+
+def test_every_epoch_prints_the_hard_attacker_validation_metrics_beside_the_reference_one(small_data):
+    log = io.StringIO()
+    IPInsights(**SMALL_HP).fit(small_data["train"], validation=small_data["validation"], log=log)
+    text = log.getvalue()
+    for name in ("validation:other_users_auc", "validation:nearby_auc", "validation:detection_auc"):
+        values = [float(x) for x in re.findall(METRIC_REGEXES[name], text)]
+        assert len(values) == SMALL_HP["epochs"], name
+        assert all(0.5 < v <= 1.0 for v in values), (name, values)
+    last = {n: float(re.findall(METRIC_REGEXES[n], text)[-1]) for n in METRIC_REGEXES if n.startswith("validation:")}
+    mean = (last["validation:discriminator_auc"] + last["validation:other_users_auc"] + last["validation:nearby_auc"]) / 3
+    assert abs(last["validation:detection_auc"] - mean) < 2e-6
+    assert "negatives per observed pair: 2 random, 1 shuffled, 0 nearby" in text
+
+
+def test_validation_negatives_are_fixed_and_never_the_entitys_own_networks(small_data):
+    from ipinsights.data import read_pairs
+    from ipinsights.train import ValidationSet, _network16, _pair_keys
+
+    model = IPInsights(**SMALL_HP)
+    train, val = (model._tensors(read_pairs(small_data[k])) for k in ("train", "validation"))
+    a, b = ValidationSet.build(val, train), ValidationSet.build(val, train)
+    for kind in ("random", "other_users", "nearby"):
+        assert torch.equal(getattr(a, kind).ip_lo, getattr(b, kind).ip_lo)
+    own = set(_pair_keys(train.entity_rows, train.ip_hi, train.ip_lo).tolist())
+    other = _pair_keys(a.other_users.entity_rows, a.other_users.ip_hi, a.other_users.ip_lo).tolist()
+    assert not own.intersection(other)
+    own16 = set(_pair_keys(train.entity_rows, *_network16(train.ip_hi, train.ip_lo)).tolist())
+    near16 = _pair_keys(a.nearby.entity_rows, *_network16(a.nearby.ip_hi, a.nearby.ip_lo)).tolist()
+    assert not own16.intersection(near16)
+
+
+def test_nearby_negatives_train_and_raise_the_nearby_validation_auc(small_data):
+    hp = {**SMALL_HP, "epochs": 3}
+    plain = IPInsights(**hp).fit(small_data["train"], validation=small_data["validation"], log=None)
+    log = io.StringIO()
+    near = IPInsights(**hp, nearby_negative_sampling_rate=2).fit(
+        small_data["train"], validation=small_data["validation"], log=log
+    )
+    assert "2 nearby (general kernel)" in log.getvalue()
+    assert near.metrics_["validation:nearby_auc"] > plain.metrics_["validation:nearby_auc"]
+    assert near.metrics_["validation:discriminator_auc"] > 0.9

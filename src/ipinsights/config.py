@@ -52,6 +52,9 @@ class HyperParameters:
         random_negative_sampling_rate: R, negatives per pair with a uniformly random IP.
         shuffled_negative_sampling_rate: S, negatives per pair shuffled inside the batch.
         weight_decay: L2 penalty coefficient (coupled, as ``torch.optim.Adam``).
+        nearby_negative_sampling_rate: N, negatives per pair whose address lies in a network next
+            to the pair's own (:func:`ipinsights.sampling.nearby_ips`); not in the reference,
+            whose behaviour is N = 0.
 
     Raises:
         ConfigError: A value is outside its range, has the wrong type, or R + S is outside
@@ -81,6 +84,9 @@ class HyperParameters:
     )
     weight_decay: float = _hp(
         float, 0.0, 10.0, "L2 penalty coefficient (coupled, as torch.optim.Adam)", 0.00001
+    )
+    nearby_negative_sampling_rate: int = _hp(
+        int, 0, 500, "N (ours): negatives per pair from a network next to its own; 0 = the reference", 0
     )
 
     def __post_init__(self) -> None:

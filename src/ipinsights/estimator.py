@@ -24,8 +24,9 @@ from ipinsights.data import (
     sorted_unique,
 )
 from ipinsights.errors import ConfigError, DataError, DeviceError
-from ipinsights.model import DESIGNS, IPInsightsNet
-from ipinsights.train import EpochCallback, PairTensors, train_network
+from ipinsights.history import EntityHistory, HistoryScore
+from ipinsights.model import DESIGNS, IPInsightsNet, check_training_memory
+from ipinsights.train import EpochCallback, PairTensors, ValidationSet, score_pairs, train_network
 
 __all__ = ["IPInsights", "Scores", "resolve_device"]
 
@@ -40,12 +41,17 @@ class Scores(NamedTuple):
         known_entity: (n,) bool, whether the entity occurred in the training data.
         entity_embedding: (n, vector_dim) float32, or ``None`` unless asked for.
         ip_embedding: (n, vector_dim) float32, or ``None`` unless asked for.
+        score: (n,) float64, the combined score of :mod:`ipinsights.history` (higher = more
+            normal: the log-odds of a normal login given the dot product and the entity's
+            history), or ``None`` for a model without one (trained without validation data or
+            with ``history_score=False``).
     """
 
     dot_product: np.ndarray
     known_entity: np.ndarray
     entity_embedding: np.ndarray | None = None
     ip_embedding: np.ndarray | None = None
+    score: np.ndarray | None = None
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -97,6 +103,7 @@ class IPInsights:
         seed: int = 0,
         device: str = "auto",
         ip_encoder: str = "prefix",
+        history_score: bool = True,
         **kwargs: Any,
     ) -> None:
         if hyperparameters is not None and kwargs:
@@ -111,7 +118,10 @@ class IPInsights:
         self.seed = seed
         self.device = resolve_device(device)
         self.ip_encoder = ip_encoder
+        self.use_history_score = bool(history_score)
         self.net: IPInsightsNet | None = None
+        self.history: EntityHistory | None = None
+        self.history_score: HistoryScore | None = None
         self.known_entity_hashes = np.zeros(0, dtype=np.uint64)
         self.metrics_: dict[str, float] = {}
         self.history_: list[dict[str, float]] = []
@@ -160,6 +170,14 @@ class IPInsights:
         val_pairs = (
             self._as_pairs(validation, "validation", max_bad_fraction) if validation is not None else None
         )
+        check_training_memory(
+            hp.num_entity_vectors,
+            hp.vector_dim,
+            hp.num_ip_encoder_layers,
+            ip_encoder=self.ip_encoder,
+            num_entities=train_pairs.report.num_distinct_entities,
+            device=self.device,
+        )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             net = IPInsightsNet(
@@ -176,14 +194,20 @@ class IPInsights:
             else None
         )
         ipv6_share = train_pairs.report.num_ipv6_rows / max(1, len(train_pairs))
+        train_tensors = self._tensors(train_pairs)
+        validation_set = (
+            ValidationSet.build(self._tensors(val_pairs), train_tensors)
+            if val_pairs is not None and (data_parallel is None or data_parallel.is_main)
+            else None
+        )
         self.history_ = train_network(
             self.net,
-            self._tensors(train_pairs),
+            train_tensors,
             hp,
             generator=generator,
             sampling_generator=sampling_generator,
             data_parallel=data_parallel,
-            validation=self._tensors(val_pairs) if val_pairs is not None else None,
+            validation=validation_set,
             callbacks=callbacks,
             log=out,
             host=host,
@@ -192,6 +216,10 @@ class IPInsights:
         )
         self.metrics_ = dict(self.history_[-1]) if self.history_ else {}
         self.known_entity_hashes = sorted_unique(train_pairs.entity_hash)
+        self.history, self.history_score = None, None
+        if self.use_history_score and validation_set is not None and val_pairs is not None:
+            self.history = EntityHistory.build(train_pairs.entity_hash, train_pairs.ip_hi, train_pairs.ip_lo)
+            self.history_score = self._fit_history_score(val_pairs, validation_set)
         self.meta_ = {
             "seed": self.seed,
             "training_data": train_pairs.report.to_dict(),
@@ -201,6 +229,17 @@ class IPInsights:
             "history": self.history_,
         }
         return self
+
+    def _fit_history_score(self, val_pairs: Pairs, validation_set: ValidationSet) -> HistoryScore:
+        """Fit :class:`HistoryScore` on the validation days against the validation negatives."""
+        assert self.net is not None and self.history is not None
+        self.net.eval()
+        features = []
+        for pairs in (validation_set.pairs, validation_set.random, validation_set.other_users, validation_set.nearby):
+            dot = score_pairs(self.net, pairs).cpu().numpy()
+            hi, lo = pairs.ip_hi.cpu().numpy(), pairs.ip_lo.cpu().numpy()
+            features.append(self.history.features(val_pairs.entity_hash, hi, lo, dot))
+        return HistoryScore.fit(features[0], np.concatenate(features[1:]))
 
     def _as_pairs(self, source: Any, name: str, max_bad_fraction: float) -> Pairs:
         if isinstance(source, Pairs):
@@ -271,7 +310,10 @@ class IPInsights:
             if entity_vectors is not None and ip_vectors is not None:
                 entity_vectors[start:stop] = e.cpu().numpy()
                 ip_vectors[start:stop] = v.cpu().numpy()
-        return Scores(dot, self.known_hashes(entity_hash), entity_vectors, ip_vectors)
+        combined = None
+        if self.history is not None and self.history_score is not None:
+            combined = self.history_score(self.history.features(entity_hash, hi, lo, dot))
+        return Scores(dot, self.known_hashes(entity_hash), entity_vectors, ip_vectors, combined)
 
     def score(self, entities: Sequence[str], ips: Sequence[str]) -> np.ndarray:
         """The raw ``dot_product`` of each (entity, ip) pair: high = usual, low = anomalous.

@@ -56,6 +56,8 @@ __all__ = [
 
 #: Name of the IP Insights model's rows in the report.
 MODEL = "ip_insights"
+#: The model's plain ``-dot_product``, reported beside its combined score when it has one.
+MODEL_DOT = "ip_insights_dot_product"
 REPORT_FORMAT = "ipinsights-evaluation"
 REPORT_FORMAT_VERSION = 1
 DEFAULT_FPRS = (0.01, 0.10)
@@ -170,7 +172,7 @@ class AttackResult:
     @property
     def best_baseline(self) -> ScorerResult | None:
         """The baseline with the highest ROC AUC (``None`` if there are none)."""
-        baselines = [r for r in self.results if r.scorer != MODEL]
+        baselines = [r for r in self.results if r.scorer not in (MODEL, MODEL_DOT)]
         return max(baselines, key=lambda r: r.roc_auc) if baselines else None
 
     def to_dict(self) -> dict[str, Any]:
@@ -521,9 +523,15 @@ def evaluate(
     if model is not None:
         clock = time.perf_counter()
         result = model.score_hashed(everything.entity_hash, everything.ip_hi, everything.ip_lo)
-        scores[MODEL] = -result.dot_product.astype(np.float64)
         known = result.known_entity
-        descriptions[MODEL] = "IP Insights: -dot_product"
+        if result.score is not None:
+            scores[MODEL] = -result.score
+            descriptions[MODEL] = "IP Insights: -score (dot product and the entity's history, docs/design.md)"
+            scores[MODEL_DOT] = -result.dot_product.astype(np.float64)
+            descriptions[MODEL_DOT] = "IP Insights: -dot_product alone (the reference's score)"
+        else:
+            scores[MODEL] = -result.dot_product.astype(np.float64)
+            descriptions[MODEL] = "IP Insights: -dot_product"
         timings["model_seconds"] = time.perf_counter() - clock
     scorers = list(baselines) if baselines is not None else default_baselines(ranges)
     for scorer in scorers:
@@ -543,7 +551,7 @@ def evaluate(
             points = []
             for f in target_fprs:
                 p = operating_point(normal_scores[scorer_name], s[lo:hi], f)
-                if scorer_name == MODEL:
+                if scorer_name == MODEL_DOT or (scorer_name == MODEL and MODEL_DOT not in scores):
                     p = OperatingPoint(p.target_fpr, p.threshold, p.fpr, p.tpr, -p.threshold)
                 points.append(p)
             rows.append(ScorerResult(scorer_name, _auc(normal_scores[scorer_name], s[lo:hi]), tuple(points)))

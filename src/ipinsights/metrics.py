@@ -29,6 +29,10 @@ METRIC_REGEXES = {
     "train:progress": r"#progress_metric: host=\S+, completed (\S+) %",
     "train:throughput": r"#throughput_metric: host=\S+, train throughput=(\S+) records/second",
     "validation:discriminator_auc": r"#quality_metric: host=\S+, epoch=\S+, validation discriminator_auc <score>=(\S+)",
+    # Ours, in the reference's format (ipinsights.train.ValidationSet says what each measures).
+    "validation:other_users_auc": r"#quality_metric: host=\S+, epoch=\S+, validation other_users_auc <score>=(\S+)",
+    "validation:nearby_auc": r"#quality_metric: host=\S+, epoch=\S+, validation nearby_auc <score>=(\S+)",
+    "validation:detection_auc": r"#quality_metric: host=\S+, epoch=\S+, validation detection_auc <score>=(\S+)",
 }
 
 
@@ -85,8 +89,10 @@ def epoch_lines(host: str, epoch: int, loss: float, accuracy: float) -> list[str
     ]
 
 
-def validation_line(host: str, epoch: int, auc: float) -> str:
-    return f"#quality_metric: host={host}, epoch={epoch}, validation discriminator_auc <score>={auc:.6f}"
+def validation_line(host: str, epoch: int, metric: str, auc: float) -> str:
+    """The line of ``metric`` (``validation:<name>``), in the reference's format."""
+    name = metric.removeprefix("validation:")
+    return f"#quality_metric: host={host}, epoch={epoch}, validation {name} <score>={auc:.6f}"
 
 
 def progress_line(host: str, percent: float) -> str:

@@ -183,6 +183,7 @@ class _Scorer:
                 errors=request.errors,
                 entity_embedding=None if scores.entity_embedding is None else scores.entity_embedding[rows],
                 ip_embedding=None if scores.ip_embedding is None else scores.ip_embedding[rows],
+                score=None if scores.score is None else scores.score[rows],
             )
             answers[i] = (data, len(request))
         return answers

@@ -32,7 +32,7 @@ from ipinsights.metrics import (
 )
 from ipinsights.model import IPFeatures, IPInsightsNet, ip_features, ipv4_features, rows_gradient
 from ipinsights.optim import LazyAdam
-from ipinsights.sampling import random_ips, shuffled_indices
+from ipinsights.sampling import NegativeMix, nearby_ips, random_ips, shuffled_indices
 
 if TYPE_CHECKING:  # pragma: no cover
     from ipinsights.distributed import DataParallel
@@ -40,9 +40,11 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "POOL_SHARE",
     "STEP_CHUNK",
+    "VALIDATION_METRICS",
     "VALIDATION_SEED",
     "EpochCallback",
     "PairTensors",
+    "ValidationSet",
     "block_gradients",
     "block_rows",
     "block_unit",
@@ -85,6 +87,9 @@ class PairTensors:
     def __len__(self) -> int:
         return len(self.entity_rows)
 
+    def to(self, device: torch.device | str) -> PairTensors:
+        return PairTensors(self.entity_rows.to(device), self.ip_hi.to(device), self.ip_lo.to(device))
+
 
 @torch.no_grad()
 def score_pairs(net: IPInsightsNet, pairs: PairTensors, *, chunk: int = 65536) -> torch.Tensor:
@@ -111,6 +116,102 @@ def validation_auc(net: IPInsightsNet, validation: PairTensors) -> float:
     pos = score_pairs(net, validation).cpu().numpy()
     neg = score_pairs(net, negatives).cpu().numpy()
     return discriminator_auc(pos, neg)
+
+
+#: The validation metrics, in the order they are printed; the tuning objectives they offer.
+VALIDATION_METRICS = (
+    "validation:discriminator_auc",
+    "validation:other_users_auc",
+    "validation:nearby_auc",
+    "validation:detection_auc",
+)
+
+
+@dataclass
+class ValidationSet:
+    """Validation pairs and their fixed-seed negatives, built once before training.
+
+    Every negative keeps the validation pair's entity and replaces its address:
+
+    - ``random``: a uniformly random IPv4 address (the reference's ``discriminator_auc``);
+    - ``other_users``: an address another entity used in training, drawn in proportion to its
+      logins (busy, real addresses), never one this entity used in training or validation;
+    - ``nearby``: an address in another /16 of the same /8 (IPv6: another /48 of the same /32),
+      1 to 16 networks away from the pair's own (:func:`~ipinsights.sampling.nearby_ips`),
+      never in a /16 (/48) this entity used in training.
+
+    All drawn from :data:`VALIDATION_SEED`, so that every run and every tuning trial on the same
+    data is measured on the same pairs. ``validation:detection_auc`` is the mean of the three
+    AUCs: a configuration must separate all three kinds to score well on it.
+    """
+
+    pairs: PairTensors
+    random: PairTensors
+    other_users: PairTensors
+    nearby: PairTensors
+
+    @classmethod
+    def build(cls, validation: PairTensors, train: PairTensors) -> ValidationSet:
+        generator = torch.Generator(device="cpu").manual_seed(VALIDATION_SEED)
+        device = validation.ip_hi.device
+        v_rows, v_hi, v_lo = (t.cpu() for t in (validation.entity_rows, validation.ip_hi, validation.ip_lo))
+        t_rows, t_hi, t_lo = (t.cpu() for t in (train.entity_rows, train.ip_hi, train.ip_lo))
+        n = len(v_rows)
+        hi, lo = random_ips((n,), generator)
+        random = PairTensors(v_rows, hi, lo)
+        # Other entities' addresses: training rows drawn uniformly (busy addresses more often).
+        used = torch.cat([_pair_keys(t_rows, t_hi, t_lo), _pair_keys(v_rows, v_hi, v_lo)]).unique()
+        pick = torch.randint(len(t_rows), (n,), generator=generator)
+        for _ in range(20):
+            clash = _member(_pair_keys(v_rows, t_hi[pick], t_lo[pick]), used)
+            if not clash.any():
+                break
+            pick[clash] = torch.randint(len(t_rows), (int(clash.sum()),), generator=generator)
+        other_users = PairTensors(v_rows, t_hi[pick], t_lo[pick])
+        # Nearby networks the entity never used in training.
+        used16 = _pair_keys(t_rows, *_network16(t_hi, t_lo)).unique()
+        hi, lo = nearby_ips(v_hi, v_lo, generator)
+        for _ in range(20):
+            clash = _member(_pair_keys(v_rows, *_network16(hi, lo)), used16)
+            if not clash.any():
+                break
+            new_hi, new_lo = nearby_ips(v_hi[clash], v_lo[clash], generator)
+            hi[clash], lo[clash] = new_hi, new_lo
+        nearby = PairTensors(v_rows, hi, lo)
+        return cls(*(p.to(device) for p in (validation, random, other_users, nearby)))
+
+    def metrics(self, net: IPInsightsNet) -> dict[str, float]:
+        """The four ``validation:*`` metrics of :data:`VALIDATION_METRICS` (exact ROC AUCs)."""
+        pos = score_pairs(net, self.pairs).cpu().numpy()
+        out = {
+            name: discriminator_auc(pos, score_pairs(net, negatives).cpu().numpy())
+            for name, negatives in (
+                ("validation:discriminator_auc", self.random),
+                ("validation:other_users_auc", self.other_users),
+                ("validation:nearby_auc", self.nearby),
+            )
+        }
+        out["validation:detection_auc"] = sum(out.values()) / 3
+        return out
+
+
+def _pair_keys(rows: torch.Tensor, hi: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
+    """One int64 key per (entity row, address): a multiplicative mix, collisions negligible."""
+    return (rows * -7046029254386353131) ^ (hi * -4658895280553007687) ^ lo
+
+
+def _network16(hi: torch.Tensor, lo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Addresses cut to their /16 (IPv4) or /48 (IPv6)."""
+    is_v4 = (hi == 0) & ((lo >> 32) == 0xFFFF)
+    return torch.where(is_v4, hi, hi & ~0xFFFF), torch.where(is_v4, lo & ~0xFFFF, torch.zeros_like(lo))
+
+
+def _member(keys: torch.Tensor, sorted_keys: torch.Tensor) -> torch.Tensor:
+    """(n,) bool: each key is in ``sorted_keys`` (sorted, unique)."""
+    if not len(sorted_keys):
+        return torch.zeros(len(keys), dtype=torch.bool)
+    at = torch.searchsorted(sorted_keys, keys).clamp_(max=len(sorted_keys) - 1)
+    return sorted_keys[at] == keys
 
 
 def candidate_rows(
@@ -460,7 +561,7 @@ def train_network(
     *,
     generator: torch.Generator,
     sampling_generator: torch.Generator | None = None,
-    validation: PairTensors | None = None,
+    validation: PairTensors | ValidationSet | None = None,
     callbacks: Sequence[EpochCallback] = (),
     log: TextIO | None = None,
     host: str = "algo-1",
@@ -484,8 +585,8 @@ def train_network(
             it must be seeded alike on every worker, so that all share each epoch's order.
         sampling_generator: Randomness for the negatives (default: ``generator``); each worker
             of a data-parallel run needs its own.
-        validation: Pairs for ``validation:discriminator_auc``, computed after every epoch
-            (by the first worker only when data-parallel).
+        validation: Pairs (or their :class:`ValidationSet`) for the ``validation:*`` metrics,
+            computed after every epoch (by the first worker only when data-parallel).
         callbacks: Called after each epoch with (completed epochs, metrics); True stops.
         log: Where the metric lines go (``None``: nowhere; only the first worker writes).
         host: The ``host=`` field of the metric lines.
@@ -511,10 +612,11 @@ def train_network(
     ipv4_only = ipv6_share == 0 and not bool(((train.ip_hi != 0) | ((train.ip_lo >> 32) != 0xFFFF)).any())
     # The hand-derived gradients cover IPv4 data and at most one encoder layer (the default).
     hand_derived = ipv4_only and len(net.ip.layers) <= 1
-    R, S = hp.random_negative_sampling_rate, hp.shuffled_negative_sampling_rate
+    R, S, N = hp.random_negative_sampling_rate, hp.shuffled_negative_sampling_rate, hp.nearby_negative_sampling_rate
     unit = block_unit(R, S, POOL_SHARE)
     block_chunk = STEP_CHUNK // unit * unit
-    blocked = hand_derived and block_chunk > 0
+    blocked = hand_derived and block_chunk > 0 and N == 0
+    mix = NegativeMix(R, S, N, blocked)
     n, batch_size = len(train), hp.mini_batch_size
     num_batches = math.ceil(n / batch_size)
 
@@ -524,6 +626,11 @@ def train_network(
                 print(line, file=log)
             log.flush()
 
+    emit(f"[ipinsights] {mix.describe()}")
+    if isinstance(validation, ValidationSet) or validation is None or not main:
+        validation_set = validation if main else None
+    else:
+        validation_set = ValidationSet.build(validation, train)
     history: list[dict[str, float]] = []
     bar = _Progress(num_batches * hp.epochs, progress and main)
     try:
@@ -563,6 +670,11 @@ def train_network(
                     pool = (m // POOL_SHARE if R else 0) if in_blocks else m  # random addresses
                     pool_hi, pool_lo = random_ips((pool,), sampler, ipv6_share=ipv6_share, device=device)
                     rows = None if in_blocks else candidate_rows(m, R, S, sampler, device)  # (m, 1 + R + S)
+                    if N:  # nearby addresses after the pool: rows [2m, 2m + N m), column j of pair i at 2m + j m + i
+                        near_hi, near_lo = nearby_ips(train.ip_hi[part].repeat(N), train.ip_lo[part].repeat(N), sampler)
+                        pool_hi, pool_lo = torch.cat([pool_hi, near_hi]), torch.cat([pool_lo, near_lo])
+                        near_rows = 2 * m + torch.arange(N * m, device=device).view(N, m).t()  # (m, N)
+                        rows = torch.cat([rows, near_rows], dim=1)  # (m, 1 + R + S + N)
                     # The chunk's mean loss weighed by its share of the global batch, times the
                     # workers, whose gradients are averaged: the global batch's mean.
                     share = m * world / (stop - start)
@@ -620,10 +732,11 @@ def train_network(
             emit(throughput_line(host, metrics["train:throughput"]))
             stop_training = False
             if main:
-                if validation is not None:
+                if validation_set is not None:
                     net.eval()
-                    metrics["validation:discriminator_auc"] = validation_auc(net, validation)
-                    emit(validation_line(host, epoch, metrics["validation:discriminator_auc"]))
+                    scores = validation_set.metrics(net)
+                    metrics.update(scores)
+                    emit(*(validation_line(host, epoch, name, value) for name, value in scores.items()))
                 emit(progress_line(host, 100.0 * (epoch + 1) / hp.epochs))
                 for callback in callbacks:
                     stop_training = bool(callback(epoch + 1, dict(metrics))) or stop_training

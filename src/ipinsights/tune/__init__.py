@@ -24,7 +24,7 @@ Example:
     ...         "StaticHyperParameters": {"num_entity_vectors": "100"},
     ...         "InputDataConfig": {"train": "train.csv", "validation": "val.csv"}}})
     >>> config.objective.metric_name, config.resource_limits.max_number_of_training_jobs
-    ('validation:discriminator_auc', 4)
+    ('validation:detection_auc', 4)
 """
 
 from __future__ import annotations

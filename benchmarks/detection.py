@@ -1,0 +1,100 @@
+"""Detection on hard attackers: model candidates x attack sets, against the best training-free baseline.
+
+Each candidate is trained on the generator's unlabeled training logins only (validation metrics
+from the validation days); the attack sets are used for the final table alone, never to choose.
+
+    .venv/bin/python benchmarks/detection.py --users 3000 --seed 0 \
+        --candidate reference: --candidate nearby2:nearby_negative_sampling_rate=2
+
+Prints a Markdown table (one row per candidate: validation metrics, ROC AUC per attack set and
+its margin over the best baseline, training pairs/s) and writes benchmarks/results/detection-<tag>.json
+(``--out`` to write elsewhere).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: The demo's settings (docs/evaluation.md).
+BASE = {
+    "num_entity_vectors": 6000,
+    "vector_dim": 128,
+    "random_negative_sampling_rate": 5,
+    "mini_batch_size": 1000,
+    "epochs": 5,
+    "learning_rate": 0.003,
+    "weight_decay": 0.0,
+}
+
+
+def _candidate(text: str) -> tuple[str, dict[str, str]]:
+    name, _, rest = text.partition(":")
+    changes = dict(item.split("=", 1) for item in rest.split(",") if item)
+    return name, changes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--attacks", type=int, default=20000)
+    parser.add_argument("--candidate", action="append", default=[], metavar="NAME:hp=v,...")
+    parser.add_argument("--data", default=None, help="reuse generated data in this folder")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+
+    from ipinsights.estimator import IPInsights
+    from ipinsights.evaluate import evaluate
+    from ipinsights.generate import ATTACKS, RangeTable, write_dataset
+
+    data = Path(args.data) if args.data else Path(tempfile.mkdtemp(prefix="detection-"))
+    if not (data / "train.csv").exists():
+        write_dataset(data, num_users=args.users, seed=args.seed, attacks=args.attacks)
+    paths = {p.stem: p for p in data.glob("*.csv")}
+    ranges = RangeTable.builtin()
+    base = {**BASE, "num_entity_vectors": max(BASE["num_entity_vectors"], 2 * args.users)}
+    rows = []
+    for text in args.candidate or ["reference:"]:
+        name, changes = _candidate(text)
+        hp = {**base, **changes}
+        started = time.perf_counter()
+        model = IPInsights(**hp, seed=args.seed).fit(paths["train"], validation=paths["validation"], log=None,
+                                                     progress=False)
+        seconds = time.perf_counter() - started
+        report = evaluate(model, paths["test"], {a: paths[f"attack_{a}"] for a in ATTACKS}, paths["train"], ranges)
+        row = {"candidate": name, "changes": changes, "train_seconds": round(seconds, 1),
+               "throughput": model.metrics_["train:throughput"],
+               "validation": {k: v for k, v in model.metrics_.items() if k.startswith("validation:")}, "attacks": {}}
+        for attack in ATTACKS:
+            result = report.attack(attack)
+            best = result.best_baseline
+            mine = result.result("ip_insights")
+            row["attacks"][attack] = {"auc": mine.roc_auc, "tpr_at_1pct": mine.point(0.01).tpr,
+                                      "best_baseline": best.scorer, "best_baseline_auc": best.roc_auc}
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+
+    header = ("| candidate | val disc. | val other users | val nearby | val detection | "
+              + " | ".join(ATTACKS) + " | pairs/s |")
+    print(header)
+    print("|" + "---|" * (6 + len(ATTACKS)))
+    for r in rows:
+        v = r["validation"]
+        cells = [f"{a['auc']:.4f} ({a['auc'] - a['best_baseline_auc']:+.4f})" for a in r["attacks"].values()]
+        print(f"| {r['candidate']} | {v['validation:discriminator_auc']:.4f} | {v['validation:other_users_auc']:.4f} | "
+              f"{v['validation:nearby_auc']:.4f} | {v['validation:detection_auc']:.4f} | " + " | ".join(cells)
+              + f" | {r['throughput']:,.0f} |")
+    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"detection-u{args.users}-s{args.seed}.json"
+    out.write_text(json.dumps({"users": args.users, "seed": args.seed, "base": base, "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

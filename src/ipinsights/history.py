@@ -1,0 +1,246 @@
+"""Entity history: what each entity did in training, kept in the artifact beside the network.
+
+The dot product generalises by address proximity (shared prefix tables, the bits map): good for
+a user's own new addresses near home, bad for an attacker next door. Counting rules see the other
+side exactly: how often this entity used this address, /24 and /16. :class:`EntityHistory` keeps
+those counts (and how busy each /16 and /8 is over all entities), and :class:`HistoryScore`
+combines them with the dot product into one ``score`` (a logistic model, wide-and-deep style):
+
+    score = dot · (w_16 [c16 > 0] + w_8 [c16 = 0 < c8] + w_far [c8 = 0]) + b_16 [c16 > 0] + b_8 [c16 = 0 < c8]
+            + Σ_level w_level · log(1 + c_level) + w_n · log(1 + n) + Σ_level v_level · log(1 + g_level) + b
+
+where ``c_*`` count the entity's training logins in the address, its /24, /16 and /8 (IPv6: the
+address, /64, /48 and /32), ``n`` all its training logins and ``g_*`` everybody's logins in
+the /16 and /8 (IPv6: /48 and /32). Separate dot-product weights in a known /16, in a known /8
+but a new /16 (next door), and far from every known network let the score trust proximity
+where the history is rich and distrust it next door, where an attacker with an address in the
+victim's region sits, while a traveller far away is judged by the dot product.
+
+The weights are fitted after training on unlabeled data only: the validation days' logins
+(positives) against the same fixed-seed negatives as the validation metrics (random addresses,
+other entities' addresses, nearby networks: ``ipinsights.train.ValidationSet``), with the
+counts taken from the training days, so that a positive is scored as a future login would be.
+``dot_product`` stays the reference's score; ``score`` is ours (``docs/design.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["FEATURES", "EntityHistory", "HistoryScore"]
+
+#: The features of :class:`HistoryScore`, in the order of its weights.
+FEATURES = (
+    "dot_in_known_16",
+    "dot_in_known_8_only",
+    "dot_outside_known_8",
+    "in_known_16",
+    "in_known_8_only",
+    "log1p_count_ip",
+    "log1p_count_24",
+    "log1p_count_16",
+    "log1p_count_8",
+    "log1p_entity_logins",
+    "log1p_busy_16",
+    "log1p_busy_8",
+)
+
+_IPV4_TAG = 0xFFFF
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+#: Bits kept per level: (IPv4, IPv6) for the address, /24, /16, /8.
+_LEVEL_BITS = {"ip": (32, 128), "24": (24, 64), "16": (16, 48), "8": (8, 32)}
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a bijection of uint64 that spreads every input bit."""
+    x = (x ^ (x >> np.uint64(30))) * _M1
+    x = (x ^ (x >> np.uint64(27))) * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+def _network(hi: np.ndarray, lo: np.ndarray, level: str) -> tuple[np.ndarray, np.ndarray]:
+    """The (hi, lo) words of each address's network at ``level`` (int64 in, uint64 out)."""
+    hi, lo = hi.astype(np.uint64), lo.astype(np.uint64)
+    v4_bits, v6_bits = _LEVEL_BITS[level]
+    is_v4 = (hi == 0) & ((lo >> np.uint64(32)) == _IPV4_TAG)
+    v4_lo = lo & ~np.uint64((1 << (32 - v4_bits)) - 1)
+    v6_hi = hi & ~np.uint64((1 << max(0, 64 - v6_bits)) - 1) if v6_bits < 64 else hi
+    v6_lo = lo & ~np.uint64((1 << (128 - v6_bits)) - 1) if v6_bits > 64 else np.zeros_like(lo)
+    if v6_bits == 128:
+        v6_lo = lo
+    return np.where(is_v4, hi, v6_hi), np.where(is_v4, v4_lo, v6_lo)
+
+
+def _keys(entity_hash: np.ndarray | None, hi: np.ndarray, lo: np.ndarray, level: str) -> np.ndarray:
+    """One uint64 key per (entity, network at ``level``), or per network when ``entity_hash`` is None.
+
+    64-bit hashes: two distinct keys of a million-row history collide with odds of about 1e-8.
+    """
+    net_hi, net_lo = _network(hi, lo, level)
+    with np.errstate(over="ignore"):
+        h = _mix(net_hi ^ np.uint64(len(level)))
+        h = _mix(h ^ net_lo)
+        if entity_hash is not None:
+            h = _mix(h ^ np.asarray(entity_hash, dtype=np.uint64))
+    return h
+
+
+@dataclass
+class _Counts:
+    """Sorted distinct uint64 keys and the count of each; lookups by ``searchsorted``."""
+
+    keys: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def of(cls, keys: np.ndarray) -> _Counts:
+        distinct, counts = np.unique(keys, return_counts=True)
+        return cls(distinct, counts.astype(np.int32))
+
+    def __call__(self, query: np.ndarray) -> np.ndarray:
+        if not len(self.keys):
+            return np.zeros(len(query), dtype=np.float64)
+        at = np.minimum(np.searchsorted(self.keys, query), len(self.keys) - 1)
+        return np.where(self.keys[at] == query, self.counts[at], 0).astype(np.float64)
+
+
+#: Per-entity levels and population levels kept by :class:`EntityHistory`.
+_ENTITY_LEVELS = ("ip", "24", "16", "8")
+_BUSY_LEVELS = ("16", "8")
+
+
+class EntityHistory:
+    """Counts of the training logins: per entity at the address, /24 and /16; over all at /16 and /8.
+
+    Example:
+        >>> from ipinsights.data import hash_entities, parse_ips
+        >>> _, hi, lo = parse_ips(["10.1.2.3", "10.1.9.9", "10.7.0.1"])
+        >>> history = EntityHistory.build(hash_entities(["a", "a", "b"]), hi, lo)
+        >>> history.features(hash_entities(["a"]), hi[:1], lo[:1], np.zeros(1))[0, 3:].round(3).tolist()
+        [1.0, 0.0, 0.693, 0.693, 1.099, 1.099, 1.099, 1.099, 1.386]
+    """
+
+    def __init__(self, tables: dict[str, _Counts]) -> None:
+        self.tables = tables
+
+    @classmethod
+    def build(cls, entity_hash: np.ndarray, ip_hi: np.ndarray, ip_lo: np.ndarray) -> EntityHistory:
+        tables = {f"entity_{lv}": _Counts.of(_keys(entity_hash, ip_hi, ip_lo, lv)) for lv in _ENTITY_LEVELS}
+        tables |= {f"busy_{lv}": _Counts.of(_keys(None, ip_hi, ip_lo, lv)) for lv in _BUSY_LEVELS}
+        tables["entity"] = _Counts.of(_mix(np.asarray(entity_hash, dtype=np.uint64)))
+        return cls(tables)
+
+    def features(
+        self, entity_hash: np.ndarray, ip_hi: np.ndarray, ip_lo: np.ndarray, dot_product: np.ndarray
+    ) -> np.ndarray:
+        """(n, len(FEATURES)) float64 features of :class:`HistoryScore` for scored pairs."""
+        counts = {lv: self.tables[f"entity_{lv}"](_keys(entity_hash, ip_hi, ip_lo, lv)) for lv in _ENTITY_LEVELS}
+        busy = {lv: self.tables[f"busy_{lv}"](_keys(None, ip_hi, ip_lo, lv)) for lv in _BUSY_LEVELS}
+        logins = self.tables["entity"](_mix(np.asarray(entity_hash, dtype=np.uint64)))
+        known16 = (counts["16"] > 0).astype(np.float64)
+        known8_only = ((counts["8"] > 0) & (counts["16"] == 0)).astype(np.float64)
+        outside8 = 1.0 - known16 - known8_only
+        dot = np.asarray(dot_product, dtype=np.float64)
+        return np.stack(
+            [
+                dot * known16,
+                dot * known8_only,
+                dot * outside8,
+                known16,
+                known8_only,
+                np.log1p(counts["ip"]),
+                np.log1p(counts["24"]),
+                np.log1p(counts["16"]),
+                np.log1p(counts["8"]),
+                np.log1p(logins),
+                np.log1p(busy["16"]),
+                np.log1p(busy["8"]),
+            ],
+            axis=1,
+        )
+
+    def to_tensors(self) -> dict[str, np.ndarray]:
+        """Arrays for the artifact: ``history.<table>.keys`` (uint64 as int64) and ``.counts``."""
+        out = {}
+        for name, table in self.tables.items():
+            out[f"history.{name}.keys"] = table.keys.view(np.int64)
+            out[f"history.{name}.counts"] = table.counts
+        return out
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, np.ndarray]) -> EntityHistory | None:
+        """The history stored by :meth:`to_tensors`, or None when the artifact has none.
+
+        Raises:
+            ValueError: A table is missing or its arrays do not match (the caller names the file).
+        """
+        names = ["entity"] + [f"entity_{lv}" for lv in _ENTITY_LEVELS] + [f"busy_{lv}" for lv in _BUSY_LEVELS]
+        if not any(k.startswith("history.") for k in tensors):
+            return None
+        tables = {}
+        for name in names:
+            keys, counts = tensors.get(f"history.{name}.keys"), tensors.get(f"history.{name}.counts")
+            if keys is None or counts is None or keys.ndim != 1 or keys.shape != counts.shape:
+                raise ValueError(f"history table {name} is missing or its keys and counts differ in shape")
+            keys = np.ascontiguousarray(keys, dtype=np.int64).view(np.uint64)
+            if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():
+                raise ValueError(f"history table {name}: keys are not sorted and distinct")
+            tables[name] = _Counts(keys, np.asarray(counts, dtype=np.int32))
+        return cls(tables)
+
+
+@dataclass(frozen=True)
+class HistoryScore:
+    """The combined ``score``: a logistic model on :data:`FEATURES` (higher = more normal).
+
+    Attributes:
+        weights: One per feature, in :data:`FEATURES` order.
+        bias: The intercept.
+    """
+
+    weights: tuple[float, ...]
+    bias: float
+
+    def __post_init__(self) -> None:
+        if len(self.weights) != len(FEATURES) or not all(np.isfinite([*self.weights, self.bias])):
+            raise ValueError(f"a history score needs {len(FEATURES)} finite weights and a finite bias")
+
+    @classmethod
+    def fit(cls, positives: np.ndarray, negatives: np.ndarray) -> HistoryScore:
+        """Fit the logistic model: feature rows of observed logins (1) against negatives (0).
+
+        The two classes are weighed equally whatever their sizes; features are standardised for
+        the solver and the weights mapped back, so that ``score`` works on raw features.
+        """
+        from sklearn.linear_model import LogisticRegression
+
+        x = np.concatenate([positives, negatives])
+        y = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
+        mean, std = x.mean(axis=0), x.std(axis=0)
+        std[std == 0] = 1.0
+        model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
+        model.fit((x - mean) / std, y)
+        weights = model.coef_[0] / std
+        bias = float(model.intercept_[0] - (weights * mean).sum())
+        return cls(tuple(float(w) for w in weights), bias)
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        """(n,) float64 scores of (n, len(FEATURES)) feature rows: the logit of "normal"."""
+        return features @ np.asarray(self.weights) + self.bias
+
+    def to_dict(self) -> dict[str, object]:
+        return {"features": list(FEATURES), "weights": list(self.weights), "bias": self.bias}
+
+    @classmethod
+    def from_dict(cls, value: object) -> HistoryScore:
+        """Raises: ValueError: not the shape :meth:`to_dict` writes."""
+        if not isinstance(value, dict) or value.get("features") != list(FEATURES):
+            raise ValueError(f"history_score must hold the features {list(FEATURES)}")
+        weights, bias = value.get("weights"), value.get("bias")
+        if not isinstance(weights, list) or not all(isinstance(w, int | float) for w in weights):
+            raise ValueError("history_score.weights must be a list of numbers")
+        if not isinstance(bias, int | float):
+            raise ValueError("history_score.bias must be a number")
+        return cls(tuple(float(w) for w in weights), float(bias))

@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from ipinsights.data import hash_entities, parse_ips
+from ipinsights.history import FEATURES, EntityHistory, HistoryScore
+
+
+def _history():
+    entities = ["alice"] * 3 + ["bob"]
+    _, hi, lo = parse_ips(["10.1.2.3", "10.1.2.3", "10.1.9.9", "10.7.0.1"])
+    return EntityHistory.build(hash_entities(entities), hi, lo)
+
+
+def test_history_counts_the_entitys_logins_per_level_and_everybodys_per_network():
+    history = _history()
+    _, hi, lo = parse_ips(["10.1.2.3", "10.1.200.1", "10.9.0.1", "11.0.0.1"])
+    f = history.features(hash_entities(["alice"] * 4), hi, lo, np.arange(4.0))
+    col = {name: f[:, i] for i, name in enumerate(FEATURES)}
+    assert np.allclose(np.expm1(col["log1p_count_ip"]), [2, 0, 0, 0])
+    assert np.allclose(np.expm1(col["log1p_count_24"]), [2, 0, 0, 0])
+    assert np.allclose(np.expm1(col["log1p_count_16"]), [3, 3, 0, 0])
+    assert np.allclose(np.expm1(col["log1p_count_8"]), [3, 3, 3, 0])
+    assert np.allclose(np.expm1(col["log1p_entity_logins"]), 3)
+    assert np.allclose(np.expm1(col["log1p_busy_8"]), [4, 4, 4, 0])
+    assert np.allclose(col["in_known_16"], [1, 1, 0, 0]) and np.allclose(col["in_known_8_only"], [0, 0, 1, 0])
+    # The dot product goes to exactly one of its three columns: known /16, known /8 only, far.
+    assert np.allclose(col["dot_in_known_16"] + col["dot_in_known_8_only"] + col["dot_outside_known_8"], np.arange(4.0))
+    assert col["dot_in_known_8_only"][2] == 2 and col["dot_outside_known_8"][3] == 3
+
+
+def test_an_unknown_entity_has_no_history_of_its_own():
+    _, hi, lo = parse_ips(["10.1.2.3"])
+    f = _history().features(hash_entities(["carol"]), hi, lo, np.zeros(1))[0]
+    assert f[FEATURES.index("log1p_count_16")] == 0 and f[FEATURES.index("log1p_entity_logins")] == 0
+    assert f[FEATURES.index("log1p_busy_16")] > 0
+
+
+def test_history_round_trips_through_its_tensors():
+    history = _history()
+    again = EntityHistory.from_tensors(history.to_tensors())
+    _, hi, lo = parse_ips(["10.1.2.3", "10.7.0.9"])
+    ent = hash_entities(["alice", "bob"])
+    assert np.array_equal(history.features(ent, hi, lo, np.ones(2)), again.features(ent, hi, lo, np.ones(2)))
+    assert EntityHistory.from_tensors({}) is None
+    broken = history.to_tensors()
+    broken["history.entity_16.counts"] = broken["history.entity_16.counts"][:1]
+    with pytest.raises(ValueError, match="entity_16"):
+        EntityHistory.from_tensors(broken)
+
+
+def test_history_score_learns_that_history_means_normal_and_round_trips():
+    rng = np.random.default_rng(0)
+    pos = rng.normal(size=(500, len(FEATURES))) + 1.0
+    neg = rng.normal(size=(1500, len(FEATURES)))
+    score = HistoryScore.fit(pos, neg)
+    assert score(pos).mean() > score(neg).mean()
+    assert HistoryScore.from_dict(score.to_dict()) == score
+    with pytest.raises(ValueError):
+        HistoryScore.from_dict({"features": ["x"], "weights": [1.0], "bias": 0.0})
+    with pytest.raises(ValueError):
+        HistoryScore((float("nan"),) * len(FEATURES), 0.0)
