@@ -550,14 +550,16 @@ class Worker:
         name = _training_job_name(config.name, index, frozen.number)
         trial_dir = self.job.job_dir / "trials" / name
         storage = self.job.storage
+        # TrainingJobName last: it marks a training job, whose other attributes are then all set
+        # (a full disk can stop this loop half-way).
         for key, value in {
-            "TrainingJobName": name,
             "TrainingJobIndex": index,
             "Attempt": attempt,
             "Worker": self.info.id,
             "Host": self.info.host,
             "HyperParameters": hp.to_dict(),
             "TrainingLog": str((trial_dir / "train.log").resolve()),
+            "TrainingJobName": name,
         }.items():
             storage.set_trial_user_attr(frozen._trial_id, key, value)
         spec = TrialSpec(
@@ -706,7 +708,7 @@ class Worker:
             lost = (
                 f"its worker (host {owner.host}, pid {owner.pid}) stopped" if owner else "its worker was lost"
             )
-            if "TrainingJobName" in t.user_attrs:
+            if "TrainingJobName" in t.user_attrs and "TrainingJobIndex" in t.user_attrs:
                 self._fail_and_retry(t, f"the trial process was lost: {lost}")
                 self.on_event(
                     f"{t.user_attrs['TrainingJobName']}: Failed (RetryableError: {lost}); queued again"
