@@ -61,7 +61,8 @@ def test_predict_writes_one_json_line_per_row_in_input_order_with_row_errors(tra
     assert result.returncode == 0, result.stderr.decode()
     records = [json.loads(line) for line in result.stdout.decode().splitlines()]
     assert len(records) == 3
-    assert set(records[0]) == {"dot_product", "known_entity"} and records[0]["known_entity"] is True
+    # score: the combined score of a model trained with validation data (docs/design.md)
+    assert set(records[0]) == {"dot_product", "known_entity", "score"} and records[0]["known_entity"] is True
     assert records[1] == {"dot_product": None, "known_entity": None, "error": "'not-an-ip' is not an IP address", "row": 2}
     assert records[2]["known_entity"] is False
     assert "1 of 3 rows could not be scored (first: row 2:" in result.stderr.decode()
@@ -78,7 +79,7 @@ def test_predict_writes_the_documented_json_and_verbose_shapes(trained, tmp_path
     document = json.loads(out.read_text())
     assert list(document) == ["predictions"] and len(document["predictions"]) == 2
     first = document["predictions"][0]
-    assert set(first) == {"dot_product", "known_entity", "entity_embedding", "ip_embedding"}
+    assert set(first) == {"dot_product", "known_entity", "score", "entity_embedding", "ip_embedding"}
     assert len(first["entity_embedding"]) == len(first["ip_embedding"]) == SMALL_HP["vector_dim"]
     assert abs(sum(a * b for a, b in zip(first["entity_embedding"], first["ip_embedding"], strict=True)) - first["dot_product"]) < 1e-4
 
@@ -310,3 +311,16 @@ def test_hardening_10_kill_9_during_predict_leaves_the_previous_output_whole(tra
     proc.wait()
     proc.stdout.close()
     assert out.read_text() == "previous, complete output\n"
+
+
+def test_train_reference_switch_gives_the_reference_negatives_and_no_combined_score(small_data, tmp_path):
+    model_dir = tmp_path / "ref"
+    result = ipinsights("train", "--train", str(small_data["train"]), "--validation", str(small_data["validation"]),
+                        "--model-dir", str(model_dir), "--reference", *hp_args(epochs=1))
+    assert result.returncode == 0, result.stderr.decode()
+    assert "0 nearby" in result.stdout.decode()
+    predicted = ipinsights("predict", "--model-dir", str(model_dir), "--input", "-", stdin=b"user_1,46.65.1.1\n")
+    assert set(json.loads(predicted.stdout.decode())) == {"dot_product", "known_entity"}
+    refused = ipinsights("train", "--train", str(small_data["train"]), "--model-dir", str(model_dir), "--reference",
+                         *hp_args(epochs=1), "--hp", "nearby_negative_sampling_rate=2")
+    assert refused.returncode == 2 and "leave out --hp nearby_negative_sampling_rate" in refused.stderr.decode()

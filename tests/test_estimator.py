@@ -57,3 +57,25 @@ def test_fit_accepts_a_two_column_dataframe(small_data):
 def test_an_untrained_model_says_so():
     with pytest.raises(ConfigError, match="not trained yet"):
         IPInsights(num_entity_vectors=10, vector_dim=8).score(["a"], ["1.2.3.4"])
+
+
+def test_a_model_trained_with_validation_has_a_combined_score_that_survives_save_and_load(model, tmp_path):
+    from ipinsights.data import hash_entities, parse_ips
+
+    _, hi, lo = parse_ips(["46.65.1.1", "200.1.1.1", "1.2.3.4"])
+    entity = hash_entities(["user_5", "user_5", "mallory"])
+    before = model.score_hashed(entity, hi, lo)
+    assert before.score is not None and before.score.shape == (3,)
+    assert before.score[0] > before.score[1]  # the user's own /16 above a far address
+    model.save(tmp_path / "m")
+    after = IPInsights.load(tmp_path / "m").score_hashed(entity, hi, lo)
+    assert np.array_equal(before.score, after.score) and np.array_equal(before.dot_product, after.dot_product)
+
+
+def test_the_reference_faithful_model_has_no_combined_score(small_data, tmp_path):
+    plain = IPInsights(**SMALL_HP, history_score=False).fit(
+        small_data["train"], validation=small_data["validation"], log=None
+    )
+    assert plain.score_hashed(np.zeros(1, np.uint64), np.zeros(1, np.int64), np.full(1, 0xFFFF01020304)).score is None
+    plain.save(tmp_path / "p")
+    assert IPInsights.load(tmp_path / "p").history is None

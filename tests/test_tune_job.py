@@ -202,7 +202,7 @@ def test_a_job_runs_its_trials_two_at_a_time_and_reports_with_the_reference_name
         "TrainingEndTime",
         "ModelArtifacts",
     }
-    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["MetricName"] == "validation:discriminator_auc"
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["MetricName"] == "validation:detection_auc"
     assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == max(j.value for j in jobs)
     assert Path(best["ModelArtifacts"]["ModelDir"], "model.json").is_file()
     assert best["TrainingJobName"].startswith("par-") and set(best["TunedHyperParameters"]) == {
@@ -632,7 +632,7 @@ def test_the_progress_display_shows_counts_best_and_time_left(tmp_path):
     console.print(Progress(io.StringIO(), live=False).render(job, job.training_jobs()))
     text = console.file.getvalue()
     assert "3/3 done: 3 completed, 0 stopped, 0 failed; 0 running" in text
-    assert "validation:discriminator_auc = " in text and "learning_rate=" in text
+    assert "validation:detection_auc = " in text and "learning_rate=" in text
     lines = io.StringIO()
     Progress(lines, live=False).event("prog-001-x: Completed, objective 0.9")
     assert lines.getvalue().rstrip().endswith("] prog-001-x: Completed, objective 0.9")

@@ -20,7 +20,7 @@ import os
 import platform
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,8 @@ class Artifact:
     net: IPInsightsNet
     known_entity_hashes: np.ndarray
     meta: dict[str, Any]
+    #: Tensors saved beside the network under ``history.`` names (``ipinsights.history``).
+    extra_tensors: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def hyperparameters(self) -> HyperParameters:
@@ -91,6 +93,7 @@ def save_artifact(
     hyperparameters: HyperParameters,
     ip_encoder: str,
     extra: dict[str, Any],
+    extra_tensors: dict[str, np.ndarray] | None = None,
 ) -> Path:
     """Write ``model.safetensors`` and ``model.json`` into ``model_dir`` (created if needed).
 
@@ -99,7 +102,8 @@ def save_artifact(
     previous model as it was; one between them leaves new weights with the old description,
     which :func:`load_artifact` refuses (checksum mismatch, naming the complete new description
     left in the staging folder). Staging folders of earlier, interrupted saves are removed.
-    One process at a time should save into a directory.
+    One process at a time should save into a directory. ``extra_tensors`` (1-D int64 or int32
+    arrays named ``history.*``) are stored in the same weights file, under the same checksum.
     """
     out = Path(model_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -108,6 +112,10 @@ def save_artifact(
     tensors[_KNOWN] = torch.from_numpy(
         np.ascontiguousarray(known_entity_hashes, dtype=np.uint64).view(np.int64)
     )
+    for name, array in (extra_tensors or {}).items():
+        if not name.startswith(_EXTRA_PREFIX):
+            raise ValueError(f"extra tensor names start with {_EXTRA_PREFIX!r}, got {name!r}")
+        tensors[name] = torch.from_numpy(np.ascontiguousarray(array))
     # safetensors writes through a temporary file of its own next to its target: in the
     # staging folder, a kill leaves nothing loose in model_dir.
     staging = Path(tempfile.mkdtemp(dir=out, prefix=f"{_STAGING}{os.getpid()}-", suffix=".tmp"))
@@ -230,8 +238,11 @@ def load_artifact(model_dir: str | os.PathLike[str], *, device: torch.device | s
     own = {k: (v.dtype, tuple(v.shape)) for k, v in expected_net.state_dict().items()}
     own[_KNOWN] = (torch.int64, None)  # 1-D, any length
     header = _read_header(weights_path)
+    for name in header:  # the entity history's tables: 1-D keys (int64) and counts (int32)
+        if name.startswith(_EXTRA_PREFIX):
+            own[name] = (torch.int32 if name.endswith(".counts") else torch.int64, None)
     _check_tensors(weights_path, header, own)
-    need = sum(math.prod(shape) * 8 if name == _KNOWN else math.prod(shape) * 4 for name, (_, shape) in header.items())
+    need = sum(math.prod(shape) * (4 if dtype in ("F32", "I32") else 8) for _, (dtype, shape) in header.items())
     available = available_memory_bytes(device)
     if available is not None and need > available[0]:
         raise ArtifactError(
@@ -243,6 +254,7 @@ def load_artifact(model_dir: str | os.PathLike[str], *, device: torch.device | s
     except (SafetensorError, OSError, ValueError) as exc:
         raise ArtifactError(f"{weights_path}: not a readable safetensors file ({exc})") from None
     known = tensors.pop(_KNOWN).numpy().view(np.uint64)
+    extra = {name: tensors.pop(name).numpy() for name in list(tensors) if name.startswith(_EXTRA_PREFIX)}
     if len(known) > 1 and not bool(np.all(known[1:] > known[:-1])):
         raise ArtifactError(f"{weights_path}: {_KNOWN} is not sorted and distinct; the artifact was edited or damaged")
     for name, tensor in tensors.items():
@@ -250,7 +262,7 @@ def load_artifact(model_dir: str | os.PathLike[str], *, device: torch.device | s
             raise ArtifactError(f"{weights_path}: {name} holds NaN or infinite weights; this model cannot score")
     expected_net.load_state_dict(tensors, assign=True)  # the loaded tensors become the parameters
     expected_net.to(device).eval()
-    return Artifact(expected_net, known, meta)
+    return Artifact(expected_net, known, meta, extra)
 
 
 def _read_meta(meta_path: Path) -> dict[str, Any]:
@@ -315,7 +327,10 @@ def _read_header(weights_path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
         raise ArtifactError(f"{weights_path}: not a readable safetensors file ({exc})") from None
 
 
-_DTYPES = {torch.float32: "F32", torch.int64: "I64"}
+_DTYPES = {torch.float32: "F32", torch.int64: "I64", torch.int32: "I32"}
+
+#: Name prefix of the extra tensors an artifact may hold beside the network's.
+_EXTRA_PREFIX = "history."
 
 
 def _check_tensors(

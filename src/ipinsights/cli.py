@@ -88,7 +88,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         formatter_class=_Formatter,
     )
     p.add_argument("--train", required=True, help="training channel: a CSV file, .gz file, directory of files, or - for stdin")
-    p.add_argument("--validation", default=None, help="validation channel (enables validation:discriminator_auc each epoch)")
+    p.add_argument("--validation", default=None, help="validation channel: enables the validation metrics each epoch (validation:discriminator_auc, the reference's; other_users_auc, nearby_auc and their mean with it, detection_auc: docs/design.md) and the combined 'score' fitted on it")
     p.add_argument("--model-dir", required=True, help="where to write the model artifact")
     p.add_argument("--hyperparameters", default=None, metavar="FILE.json", help="SageMaker-style hyperparameters.json (string values allowed)")
     p.add_argument("--hp", action="append", default=[], metavar="NAME=VALUE", help="set one hyperparameter (repeatable; overrides the file)")
@@ -97,6 +97,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-bad-fraction", type=float, default=0.01, help="stop before training if more than this share of rows is bad")
     p.add_argument("--ip-encoder", choices=("prefix", "prefix24", "prefix32", "bits"), default="prefix", help="IP encoder design (see docs/design.md)")
     p.add_argument("--threads", default="auto", metavar="N|auto", help=THREADS_HELP)
+    p.add_argument("--reference", action="store_true", help="reference-faithful mode: the reference's negatives only (nearby_negative_sampling_rate=0) and no combined 'score' beside dot_product (docs/design.md)")
     p.add_argument("--nproc", type=int, default=1, metavar="N", help="train with N data-parallel worker processes on this machine (torch.distributed; see docs/performance.md); under torchrun, leave it at 1")
     p.set_defaults(run=_run_train)
 
@@ -105,6 +106,10 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.nproc < 1:
         raise ConfigError(f"--nproc must be a positive number of worker processes, got --nproc {args.nproc}")
     hp = _load_hyperparameters(args.hyperparameters, args.hp)  # a bad value fails before any worker starts
+    if args.reference:
+        if any(item.split("=", 1)[0].strip() == "nearby_negative_sampling_rate" for item in args.hp) and hp.nearby_negative_sampling_rate:
+            raise ConfigError("--reference trains with the reference's negatives only; leave out --hp nearby_negative_sampling_rate")
+        hp = hp.replace(nearby_negative_sampling_rate=0)
     threads = choose_threads(args.threads)  # likewise
     if args.nproc > 1:
         if "WORLD_SIZE" in os.environ:
@@ -117,6 +122,7 @@ def _run_train(args: argparse.Namespace) -> int:
                 "--max-bad-fraction", repr(args.max_bad_fraction), "--ip-encoder", args.ip_encoder, "--threads", args.threads]
         argv += ["--validation", args.validation] if args.validation is not None else []
         argv += ["--hyperparameters", args.hyperparameters] if args.hyperparameters else []
+        argv += ["--reference"] if args.reference else []
         for item in args.hp:
             argv += ["--hp", item]
         return launch(args.nproc, argv)
@@ -128,7 +134,9 @@ def _run_train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     data_parallel = from_environment(args.device)  # a worker of torchrun, or None
     try:
-        model = IPInsights(hp, seed=args.seed, device=args.device, ip_encoder=args.ip_encoder)
+        model = IPInsights(
+            hp, seed=args.seed, device=args.device, ip_encoder=args.ip_encoder, history_score=not args.reference
+        )
         model.fit(args.train, validation=args.validation, max_bad_fraction=args.max_bad_fraction)
     finally:
         if data_parallel is not None:
@@ -196,6 +204,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         errors=request.errors,
         entity_embedding=scores.entity_embedding,
         ip_embedding=scores.ip_embedding,
+        score=scores.score,
     )
     if args.output == "-":
         sys.stdout.buffer.write(data)

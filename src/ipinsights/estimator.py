@@ -23,7 +23,7 @@ from ipinsights.data import (
     read_pairs,
     sorted_unique,
 )
-from ipinsights.errors import ConfigError, DataError, DeviceError
+from ipinsights.errors import ArtifactError, ConfigError, DataError, DeviceError
 from ipinsights.history import EntityHistory, HistoryScore
 from ipinsights.model import DESIGNS, IPInsightsNet, check_training_memory
 from ipinsights.train import EpochCallback, PairTensors, ValidationSet, score_pairs, train_network
@@ -396,7 +396,8 @@ class IPInsights:
             self.known_entity_hashes,
             hyperparameters=self.hyperparameters,
             ip_encoder=self.ip_encoder,
-            extra=self.meta_,
+            extra={**self.meta_, "history_score": self.history_score.to_dict() if self.history_score else None},
+            extra_tensors=self.history.to_tensors() if self.history is not None and self.history_score else None,
         )
 
     @classmethod
@@ -416,6 +417,14 @@ class IPInsights:
         )
         model.net = artifact.net
         model.known_entity_hashes = artifact.known_entity_hashes
+        try:
+            model.history = EntityHistory.from_tensors(artifact.extra_tensors)
+            stored = artifact.meta.get("history_score")
+            model.history_score = HistoryScore.from_dict(stored) if stored is not None else None
+        except ValueError as exc:
+            raise ArtifactError(f"{model_dir}: the entity history is damaged ({exc})") from None
+        if (model.history is None) != (model.history_score is None):
+            raise ArtifactError(f"{model_dir}: the entity history and its history_score must come together")
         model.meta_ = {
             k: artifact.meta[k]
             for k in ("seed", "training_data", "validation_data", "epochs_completed", "metrics", "history")
