@@ -161,7 +161,7 @@ def test_the_reference_channel_list_is_accepted():
     config = parse_job_config(doc(TrainingJobDefinition__InputDataConfig=channels))
     assert config.channels == {"train": "/data/train", "validation": "/data/val.csv"}
     s3 = [{"ChannelName": "train", "DataSource": {"S3DataSource": {"S3Uri": "s3://bucket/train"}}}]
-    rejects(doc(TrainingJobDefinition__InputDataConfig=s3), "only local paths are supported")
+    rejects(doc(TrainingJobDefinition__InputDataConfig=s3), r"is in S3, which ipinsights does not read; pass --train PATH")
 
 
 @pytest.mark.parametrize(

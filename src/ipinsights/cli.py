@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ipinsights.config import HyperParameters
+from ipinsights.config import HyperParameters, platform_keys
 from ipinsights.errors import ConfigError, IPInsightsError
 from ipinsights.threads import THREADS_HELP, choose_threads, use_threads
 
@@ -67,6 +67,13 @@ def _load_hyperparameters(path: str | None, overrides: Sequence[str]) -> HyperPa
             )
         values.update(loaded)
     values.update(_parse_hp(overrides))
+    ignored = platform_keys(values)
+    if ignored:
+        print(
+            f"ipinsights train: ignoring {', '.join(ignored)} (added by SageMaker or its SDK; "
+            "the reference's container ignores them too)",
+            file=sys.stderr,
+        )
     return HyperParameters.from_mapping(values)
 
 

@@ -23,10 +23,21 @@ from typing import Any
 
 from ipinsights.errors import ConfigError
 
-__all__ = ["MAX_NEGATIVES", "HyperParameters"]
+__all__ = ["MAX_NEGATIVES", "HyperParameters", "platform_keys"]
 
 #: The reference's rule: 1 <= random_negative_sampling_rate + shuffled_negative_sampling_rate <= 500.
 MAX_NEGATIVES = 500
+
+#: Keys that SageMaker and its Python SDK add to a training job's hyperparameters and the
+#: reference's container ignores: ``_tuning_objective_metric`` (written by tuning),
+#: ``sagemaker_*`` (``include_cls_metadata``, framework settings) and ``feature_dim`` (the SDK's
+#: ``IPInsights`` estimator sends it for its RecordSet input).
+PLATFORM_KEYS = ("_tuning_objective_metric", "feature_dim")
+
+
+def platform_keys(values: Mapping[str, Any]) -> list[str]:
+    """The keys of ``values`` that SageMaker or its SDK added (ignored by :meth:`from_mapping`)."""
+    return [k for k in values if isinstance(k, str) and (k in PLATFORM_KEYS or k.startswith("sagemaker_"))]
 
 
 def _hp(kind: type, low: float, high: float | None, help: str, default: Any = dataclasses.MISSING):
@@ -105,6 +116,8 @@ class HyperParameters:
         """Build from a name-to-value map, such as SageMaker's ``hyperparameters.json``.
 
         Values may be Python numbers or their string forms (``"128"``, ``"1e-3"``, ``"5.0"``).
+        The keys SageMaker and its SDK add (:func:`platform_keys`: ``_tuning_objective_metric``,
+        ``sagemaker_*``, ``feature_dim``) are ignored, as the reference's container ignores them.
 
         Args:
             values: Hyperparameter names to values. Must include the required ones.
@@ -122,6 +135,8 @@ class HyperParameters:
             2
         """
         names = cls.names()
+        ignored = platform_keys(values)
+        values = {k: v for k, v in values.items() if k not in ignored}
         unknown = [k for k in values if k not in names]
         if unknown:
             name = unknown[0]

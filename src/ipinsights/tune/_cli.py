@@ -195,6 +195,12 @@ def _run(args: argparse.Namespace, job_dir: Path | None) -> int:
             "(see ipinsights tune --help)"
         )
     config = load_job_config(args.config, name=args.name, train=args.train, validation=args.validation)
+    if config.not_used:
+        print(
+            f"ipinsights tune: not used locally (SageMaker infrastructure and SDK bookkeeping, kept in the "
+            f"job's record for describe): {', '.join(config.not_used)}",
+            file=sys.stderr,
+        )
     job = TuningJob.create_or_resume(config, job_dir=job_dir, storage_url=args.storage)
     status = job.status()
     if status in TERMINAL:

@@ -19,11 +19,22 @@ A job file (JSON or YAML) has the reference's top-level fields and names::
 
 Every rule is checked here, before any trial starts; each error names the field (as a path such
 as ``HyperParameterTuningJobConfig.ParameterRanges.IntegerParameterRanges[0] (vector_dim)``), the
-rule, the value and the fix. Unknown keys are rejected with the closest valid name.
+rule, the value and the fix. Unknown keys are rejected with the closest member of the same shape,
+all of a file's unknown keys in one message.
+
+A request that botocore's ``CreateHyperParameterTuningJob`` input shape accepts is accepted
+verbatim: the members that ask SageMaker's infrastructure for something (``RoleArn``,
+``AlgorithmSpecification``, ``OutputDataConfig``, ``ResourceConfig``, ``Tags``, a channel's
+``ContentType``, ... :data:`SAGEMAKER_ONLY`) and the hyperparameters SageMaker's SDK adds
+(:func:`ipinsights.config.platform_keys`) are not used locally: they are listed in
+:attr:`TuningJobConfig.not_used` and kept verbatim in :attr:`TuningJobConfig.sagemaker_fields`, so
+that ``describe`` returns them. An ``s3://`` channel must be replaced by a local path
+(``--train``/``--validation``) before anything reads it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import difflib
 import enum
@@ -36,11 +47,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ipinsights.config import HyperParameters
+from ipinsights.config import HyperParameters, platform_keys
 from ipinsights.errors import ConfigError
 
 __all__ = [
     "METRIC_DIRECTIONS",
+    "SAGEMAKER_ONLY",
     "CategoricalRange",
     "CompletionCriteria",
     "ContinuousRange",
@@ -121,6 +133,53 @@ MAX_CONFIG_DEPTH = 64
 MAX_CONFIG_VALUES = 100_000
 _JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
 _CHANNELS = ("train", "validation")
+
+#: Members of botocore's ``CreateHyperParameterTuningJob`` input shapes (service model
+#: sagemaker 2017-07-24, botocore 1.44) that configure SageMaker's infrastructure: accepted, kept
+#: in the job's record and not used locally. Keyed by the shape's place in the request.
+SAGEMAKER_ONLY: dict[str, tuple[str, ...]] = {
+    "the job file": ("Tags", "Autotune"),
+    "TrainingJobDefinition": (
+        "DefinitionName",
+        "AlgorithmSpecification",
+        "RoleArn",
+        "VpcConfig",
+        "OutputDataConfig",
+        "ResourceConfig",
+        "HyperParameterTuningResourceConfig",
+        "StoppingCondition",
+        "EnableNetworkIsolation",
+        "EnableInterContainerTrafficEncryption",
+        "EnableManagedSpotTraining",
+        "CheckpointConfig",
+        "Environment",
+    ),
+    "channel": ("ContentType", "CompressionType", "RecordWrapperType", "InputMode", "ShuffleConfig"),
+    "DataSource": ("DatasetSource",),
+    "S3DataSource": (
+        "S3DataType",
+        "S3DataDistributionType",
+        "AttributeNames",
+        "InstanceGroupNames",
+        "ModelAccessConfig",
+        "HubAccessConfig",
+    ),
+    "FileSystemDataSource": ("FileSystemId", "FileSystemAccessMode", "FileSystemType"),
+    "ParameterRanges": ("AutoParameters",),
+}
+#: The key under which :meth:`TuningJobConfig.to_dict` keeps the request's SageMaker-only members.
+SAGEMAKER_FIELDS_KEY = "SageMakerFields"
+
+
+@dataclass
+class _Findings:
+    """What one parse noticed besides errors: unknown keys (reported together) and unused members."""
+
+    unknown: list[str] = field(default_factory=list)
+    unused: list[str] = field(default_factory=list)
+
+
+_FINDINGS: contextvars.ContextVar[_Findings | None] = contextvars.ContextVar("_FINDINGS", default=None)
 
 
 @dataclass(frozen=True)
@@ -203,6 +262,11 @@ class TuningJobConfig:
         max_bad_fraction: The trainer's bad-row tolerance.
         default_ranges: True when ``ranges`` are the recommended ones.
         random_seed_given: False when ``random_seed`` was drawn because the file had none.
+        sagemaker_fields: The request's members that configure SageMaker's infrastructure
+            (:data:`SAGEMAKER_ONLY`), the hyperparameters its SDK added, and the channel list as
+            written, verbatim and nested as in the request; not used locally, returned by
+            ``describe``.
+        not_used: Where those members were, for the one line that reports them.
     """
 
     name: str
@@ -223,6 +287,8 @@ class TuningJobConfig:
     max_bad_fraction: float = 0.01
     default_ranges: bool = False
     random_seed_given: bool = field(default=True, compare=False)
+    sagemaker_fields: Mapping[str, Any] = field(default_factory=dict)
+    not_used: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def tuned_names(self) -> list[str]:
@@ -314,6 +380,8 @@ class TuningJobConfig:
                 "MaxBadFraction": self.max_bad_fraction,
             },
         }
+        if self.sagemaker_fields:
+            out[SAGEMAKER_FIELDS_KEY] = dict(self.sagemaker_fields)
         if self.warm_start is not None:
             out["WarmStartConfig"] = {
                 "ParentHyperParameterTuningJobs": [
@@ -383,17 +451,14 @@ def load_job_config(
     if name is not None:
         document["HyperParameterTuningJobName"] = name
     document.setdefault("HyperParameterTuningJobName", path.stem)
-    definition = dict(_mapping(document.get("TrainingJobDefinition") or {}, "TrainingJobDefinition"))
-    channels = _channels(definition.get("InputDataConfig") or {}, "TrainingJobDefinition.InputDataConfig")
-    channels = {
-        k: str((path.parent / v).resolve()) if not Path(v).is_absolute() else v for k, v in channels.items()
+    overrides = {
+        channel: str(Path(value).resolve())
+        for channel, value in (("train", train), ("validation", validation))
+        if value is not None
     }
-    for channel, value in (("train", train), ("validation", validation)):
-        if value is not None:
-            channels[channel] = str(Path(value).resolve())
-    definition["InputDataConfig"] = channels
-    document["TrainingJobDefinition"] = definition
-    return parse_job_config(document, seed_if_missing=seed_if_missing)
+    return parse_job_config(
+        document, seed_if_missing=seed_if_missing, channel_paths=overrides, base_dir=path.parent
+    )
 
 
 def _load_yaml(text: str, path: Path) -> Any:
@@ -485,16 +550,55 @@ def _show(value: Any) -> str:
     return _bounded(_REPR.repr(value))
 
 
-def parse_job_config(document: Mapping[str, Any], *, seed_if_missing: int | None = None) -> TuningJobConfig:
+def parse_job_config(
+    document: Mapping[str, Any],
+    *,
+    seed_if_missing: int | None = None,
+    channel_paths: Mapping[str, str] | None = None,
+    base_dir: str | Path | None = None,
+) -> TuningJobConfig:
     """Validate a job document (the parsed JSON or YAML) and return the job.
 
     Args:
-        document: The request, with the reference's field names.
+        document: The request, with the reference's field names; any request that botocore's
+            ``CreateHyperParameterTuningJob`` input shape accepts.
         seed_if_missing: ``RandomSeed`` to use when the document has none (default: drawn).
+        channel_paths: Local paths that replace the document's channels (``--train``,
+            ``--validation``), applied before any channel is checked, so an ``s3://`` channel
+            with a replacement is fine.
+        base_dir: Folder that relative channel paths are taken relative to.
 
     Raises:
-        ConfigError: Naming the field, the rule, the value and the fix.
+        ConfigError: Naming the field, the rule, the value and the fix; every unknown key of the
+            document in one message.
     """
+    findings = _Findings()
+    token = _FINDINGS.set(findings)
+    try:
+        config = _parse(document, seed_if_missing, dict(channel_paths or {}), base_dir)
+    except ConfigError as exc:
+        if findings.unknown and str(exc) not in findings.unknown:
+            raise ConfigError(_problems([*findings.unknown, str(exc)])) from None
+        raise
+    finally:
+        _FINDINGS.reset(token)
+    if findings.unknown:
+        raise ConfigError(_problems(findings.unknown))
+    return config.replace(not_used=tuple(dict.fromkeys(findings.unused)))
+
+
+def _problems(messages: list[str]) -> str:
+    if len(messages) == 1:
+        return messages[0]
+    return f"{len(messages)} problems in the job file:\n" + "\n".join(f"  {m}" for m in messages)
+
+
+def _parse(
+    document: Mapping[str, Any],
+    seed_if_missing: int | None,
+    channel_paths: dict[str, str],
+    base_dir: str | Path | None,
+) -> TuningJobConfig:
     _keys(
         document,
         "the job file",
@@ -502,8 +606,11 @@ def parse_job_config(document: Mapping[str, Any], *, seed_if_missing: int | None
             "HyperParameterTuningJobName",
             "HyperParameterTuningJobConfig",
             "TrainingJobDefinition",
+            "TrainingJobDefinitions",
             "WarmStartConfig",
+            SAGEMAKER_FIELDS_KEY,
         ),
+        SAGEMAKER_ONLY["the job file"],
     )
     name = document.get("HyperParameterTuningJobName")
     if not isinstance(name, str) or not _JOB_NAME.match(name):
@@ -537,17 +644,63 @@ def parse_job_config(document: Mapping[str, Any], *, seed_if_missing: int | None
         job.get("HyperParameterTuningJobObjective"), f"{where}.HyperParameterTuningJobObjective"
     )
 
-    definition = _mapping(document.get("TrainingJobDefinition") or {}, "TrainingJobDefinition")
+    definition, def_where = _definition(document)
     _keys(
         definition,
-        "TrainingJobDefinition",
-        ("StaticHyperParameters", "InputDataConfig", "RetryStrategy", "Seed", "Device", "MaxBadFraction"),
+        def_where,
+        (
+            "StaticHyperParameters",
+            "InputDataConfig",
+            "RetryStrategy",
+            "TuningObjective",
+            "HyperParameterRanges",
+            "Seed",
+            "Device",
+            "MaxBadFraction",
+        ),
+        SAGEMAKER_ONLY["TrainingJobDefinition"],
     )
+    kept: dict[str, Any] = dict(_mapping(document.get(SAGEMAKER_FIELDS_KEY) or {}, SAGEMAKER_FIELDS_KEY))
+    kept.update({k: document[k] for k in SAGEMAKER_ONLY["the job file"] if k in document})
+    kept_definition = dict(kept.get("TrainingJobDefinition") or {})
+    kept_definition.update(
+        {k: definition[k] for k in SAGEMAKER_ONLY["TrainingJobDefinition"] if k in definition}
+    )
+    if "TuningObjective" in definition:
+        if "HyperParameterTuningJobObjective" in job:
+            raise ConfigError(
+                f"{def_where}.TuningObjective and {where}.HyperParameterTuningJobObjective are both given; "
+                "keep one"
+            )
+        objective = _objective(definition["TuningObjective"], f"{def_where}.TuningObjective")
     static = dict(
-        _mapping(definition.get("StaticHyperParameters") or {}, "TrainingJobDefinition.StaticHyperParameters")
+        _mapping(definition.get("StaticHyperParameters") or {}, f"{def_where}.StaticHyperParameters")
     )
-    _check_static(static)
-    channels = _channels(definition.get("InputDataConfig") or {}, "TrainingJobDefinition.InputDataConfig")
+    added = platform_keys(static)
+    if added:
+        kept_definition["StaticHyperParameters"] = {
+            **kept_definition.get("StaticHyperParameters", {}),
+            **{k: static.pop(k) for k in added},
+        }
+        _note_unused(f"{def_where}.StaticHyperParameters", added)
+    _check_static(static, f"{def_where}.StaticHyperParameters")
+    raw_channels = definition.get("InputDataConfig") or {}
+    if isinstance(raw_channels, list):
+        kept_definition["InputDataConfig"] = raw_channels
+    channels, labels = _channels(raw_channels, f"{def_where}.InputDataConfig")
+    for channel, value in list(channels.items()):
+        if channel in channel_paths:
+            channels[channel] = channel_paths[channel]
+        elif value.startswith("s3://"):
+            raise ConfigError(
+                f"{labels[channel]}: {_show(value)} is in S3, which ipinsights does not read; pass "
+                f"--{channel} PATH (a local copy of it) or give a local path in the file"
+            )
+        elif base_dir is not None and not Path(value).is_absolute():
+            channels[channel] = str((Path(base_dir) / value).resolve())
+    channels.update({k: v for k, v in channel_paths.items() if k not in channels})
+    if kept_definition:
+        kept["TrainingJobDefinition"] = kept_definition
     if "train" not in channels:
         raise ConfigError(
             "TrainingJobDefinition.InputDataConfig needs a train channel (a CSV file or folder); "
@@ -559,25 +712,35 @@ def parse_job_config(document: Mapping[str, Any], *, seed_if_missing: int | None
             "TrainingJobDefinition.InputDataConfig validation: PATH (or pass --validation PATH), "
             "or choose MetricName train:binary_classification_cross_entropy:epoch"
         )
-    retry = _mapping(definition.get("RetryStrategy") or {}, "TrainingJobDefinition.RetryStrategy")
-    _keys(retry, "TrainingJobDefinition.RetryStrategy", ("MaximumRetryAttempts",))
+    retry = _mapping(definition.get("RetryStrategy") or {}, f"{def_where}.RetryStrategy")
+    _keys(retry, f"{def_where}.RetryStrategy", ("MaximumRetryAttempts",))
     max_retry = _integer(
         retry.get("MaximumRetryAttempts", DEFAULT_RETRY_ATTEMPTS),
-        "TrainingJobDefinition.RetryStrategy.MaximumRetryAttempts",
+        f"{def_where}.RetryStrategy.MaximumRetryAttempts",
         0,
         MAX_RETRY_ATTEMPTS,
     )
-    seed = _integer(definition.get("Seed", 0), "TrainingJobDefinition.Seed", 0, 2**32 - 1)
+    seed = _integer(definition.get("Seed", 0), f"{def_where}.Seed", 0, 2**32 - 1)
     device = str(definition.get("Device", "auto"))
     if device not in ("auto", "cpu") and not re.match(r"^cuda(:\d+)?$", device):
-        raise ConfigError(f"TrainingJobDefinition.Device must be auto, cpu or cuda[:N], got {_show(device)}")
-    bad = _number(definition.get("MaxBadFraction", 0.01), "TrainingJobDefinition.MaxBadFraction")
+        raise ConfigError(f"{def_where}.Device must be auto, cpu or cuda[:N], got {_show(device)}")
+    bad = _number(definition.get("MaxBadFraction", 0.01), f"{def_where}.MaxBadFraction")
     if not 0.0 <= bad <= 1.0:
-        raise ConfigError(f"TrainingJobDefinition.MaxBadFraction must be in [0, 1], got {_show(bad)}")
+        raise ConfigError(f"{def_where}.MaxBadFraction must be in [0, 1], got {_show(bad)}")
 
     hyperband = _hyperband(job.get("StrategyConfig"), strategy, early_stopping, static, where)
-    if "ParameterRanges" in job:
-        ranges = _ranges(job["ParameterRanges"], f"{where}.ParameterRanges")
+    ranges_where, ranges_value = f"{where}.ParameterRanges", job.get("ParameterRanges")
+    if "HyperParameterRanges" in definition:
+        if ranges_value is not None:
+            raise ConfigError(
+                f"{def_where}.HyperParameterRanges and {where}.ParameterRanges are both given; keep one"
+            )
+        ranges_where, ranges_value = f"{def_where}.HyperParameterRanges", definition["HyperParameterRanges"]
+    if ranges_value is not None and _only_auto_parameters(ranges_value):
+        _keys(ranges_value, ranges_where, (), SAGEMAKER_ONLY["ParameterRanges"])
+        ranges_value = None  # Autotune's hints: the recommended ranges stand in for them
+    if ranges_value is not None:
+        ranges = _ranges(ranges_value, ranges_where)
         default_ranges = False
     else:
         from ipinsights.tune._space import default_ranges as recommended
@@ -626,7 +789,44 @@ def parse_job_config(document: Mapping[str, Any], *, seed_if_missing: int | None
         max_bad_fraction=bad,
         default_ranges=default_ranges,
         random_seed_given=seed_value is not None,
+        sagemaker_fields=kept,
     )
+
+
+def _definition(document: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
+    """``TrainingJobDefinition``, or the one definition of ``TrainingJobDefinitions``."""
+    if "TrainingJobDefinitions" not in document:
+        return _mapping(document.get("TrainingJobDefinition") or {}, "TrainingJobDefinition"), (
+            "TrainingJobDefinition"
+        )
+    where = "TrainingJobDefinitions"
+    if "TrainingJobDefinition" in document:
+        raise ConfigError(f"TrainingJobDefinition and {where} are both given; keep one")
+    definitions = document[where]
+    if not isinstance(definitions, list) or len(definitions) != 1:
+        count = len(definitions) if isinstance(definitions, list) else _show(definitions)
+        raise ConfigError(
+            f"{where} must list exactly one definition here (one algorithm, IP Insights), got {count}; "
+            "run one tuning job per definition"
+        )
+    return _mapping(definitions[0], f"{where}[0]"), f"{where}[0]"
+
+
+def _only_auto_parameters(value: Any) -> bool:
+    return (
+        isinstance(value, Mapping)
+        and "AutoParameters" in value
+        and not any(
+            value.get(k)
+            for k in ("IntegerParameterRanges", "ContinuousParameterRanges", "CategoricalParameterRanges")
+        )
+    )
+
+
+def _note_unused(where: str, keys: Any) -> None:
+    findings = _FINDINGS.get()
+    if findings is not None:
+        findings.unused.extend(f"{where}.{k}" for k in keys)
 
 
 # -- the parts --------------------------------------------------------------------------------
@@ -806,7 +1006,7 @@ def _warm_start(value: Any, name: str) -> WarmStart | None:
 def _ranges(value: Any, where: str) -> tuple[ParameterRange, ...]:
     value = _mapping(value, where)
     kinds = ("IntegerParameterRanges", "ContinuousParameterRanges", "CategoricalParameterRanges")
-    _keys(value, where, kinds)
+    _keys(value, where, kinds, SAGEMAKER_ONLY["ParameterRanges"])
     names = HyperParameters.names()
     fields = HyperParameters.__dataclass_fields__
     out: list[ParameterRange] = []
@@ -920,8 +1120,7 @@ def _categorical(item: Mapping[str, Any], hp: str, where: str) -> CategoricalRan
     return CategoricalRange(hp, tuple(texts))
 
 
-def _check_static(static: dict[str, Any]) -> None:
-    where = "TrainingJobDefinition.StaticHyperParameters"
+def _check_static(static: dict[str, Any], where: str) -> None:
     names = HyperParameters.names()
     for key, value in static.items():
         if key not in names:
@@ -973,9 +1172,14 @@ def _check_ranges_against_job(
         raise ConfigError(f"{where}: {message}")
 
 
-def _channels(value: Any, where: str) -> dict[str, str]:
-    """``{train: path, validation: path}``, or the reference's list of channels."""
+def _channels(value: Any, where: str) -> tuple[dict[str, str], dict[str, str]]:
+    """``{train: path, validation: path}`` from that mapping or the reference's list of channels.
+
+    Returns the paths as written (``s3://`` ones included: the caller replaces or refuses them)
+    and, per channel, the field path to name in an error.
+    """
     out: dict[str, str] = {}
+    labels: dict[str, str] = {}
     if isinstance(value, Mapping):
         for key, path in value.items():
             if key not in _CHANNELS:
@@ -984,39 +1188,59 @@ def _channels(value: Any, where: str) -> dict[str, str]:
                 )
             if not isinstance(path, str) or not path:
                 raise ConfigError(f"{where}.{key} must be a path, got {_show(path)}")
-            out[key] = path
-        return out
+            out[key], labels[key] = path, f"{where}.{key}"
+        return out, labels
     if not isinstance(value, list):
         raise ConfigError(f"{where} must map channel names to paths, e.g. {{train: data/train.csv}}")
     for i, item in enumerate(value):
         here = f"{where}[{i}]"
         item = _mapping(item, here)
-        _keys(item, here, ("ChannelName", "DataSource"))
+        _keys(item, here, ("ChannelName", "DataSource"), SAGEMAKER_ONLY["channel"], unused_as=f"{where}[*]")
         channel = item.get("ChannelName")
         if channel not in _CHANNELS:
             raise ConfigError(f"{here}.ChannelName must be train or validation, got {_show(channel)}")
         source = _mapping(item.get("DataSource") or {}, f"{here}.DataSource")
-        _keys(source, f"{here}.DataSource", ("FileSystemDataSource", "S3DataSource"))
+        _keys(
+            source,
+            f"{here}.DataSource",
+            ("FileSystemDataSource", "S3DataSource"),
+            SAGEMAKER_ONLY["DataSource"],
+            unused_as=f"{where}[*].DataSource",
+        )
+        path: Any = None
         if "FileSystemDataSource" in source:
-            fs = _mapping(source["FileSystemDataSource"], f"{here}.DataSource.FileSystemDataSource")
-            path = fs.get("DirectoryPath")
+            label = f"{here}.DataSource.FileSystemDataSource"
+            fs = _mapping(source["FileSystemDataSource"], label)
+            _keys(
+                fs,
+                label,
+                ("DirectoryPath",),
+                SAGEMAKER_ONLY["FileSystemDataSource"],
+                unused_as=f"{where}[*].DataSource.FileSystemDataSource",
+            )
+            path, label = fs.get("DirectoryPath"), f"{label}.DirectoryPath ({channel})"
         elif "S3DataSource" in source:
-            s3 = _mapping(source["S3DataSource"], f"{here}.DataSource.S3DataSource")
-            path = s3.get("S3Uri")
-            if isinstance(path, str) and path.startswith("s3://"):
-                raise ConfigError(
-                    f"{here}.DataSource.S3DataSource.S3Uri: only local paths are supported, got {_show(path)}; download the data first"
-                )
+            label = f"{here}.DataSource.S3DataSource"
+            s3 = _mapping(source["S3DataSource"], label)
+            _keys(
+                s3,
+                label,
+                ("S3Uri",),
+                SAGEMAKER_ONLY["S3DataSource"],
+                unused_as=f"{where}[*].DataSource.S3DataSource",
+            )
+            path, label = s3.get("S3Uri"), f"{label}.S3Uri ({channel})"
             if isinstance(path, str) and path.startswith("file://"):
                 path = path[len("file://") :]
         else:
-            path = None
+            label = f"{here}.DataSource ({channel})"
         if not isinstance(path, str) or not path:
             raise ConfigError(
-                f"{here}.DataSource needs FileSystemDataSource.DirectoryPath (a local file or folder)"
+                f"{here}.DataSource ({channel}) has no path ipinsights can read; pass --{channel} PATH, or "
+                "give S3DataSource.S3Uri or FileSystemDataSource.DirectoryPath as a local file or folder"
             )
-        out[channel] = path
-    return out
+        out[channel], labels[channel] = path, label
+    return out, labels
 
 
 # -- small parsers ----------------------------------------------------------------------------
@@ -1052,11 +1276,35 @@ def _closest(name: Any, valid: Any) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _keys(value: Mapping[str, Any], where: str, allowed: tuple[str, ...]) -> None:
+def _keys(
+    value: Mapping[str, Any],
+    where: str,
+    allowed: tuple[str, ...],
+    service: tuple[str, ...] = (),
+    *,
+    unused_as: str | None = None,
+) -> None:
+    """Check a mapping's keys: ``allowed`` are read here, ``service`` are SageMaker-only members.
+
+    A SageMaker-only member is noted as not used locally (under ``unused_as``, default
+    ``where``). An unknown key is an error that suggests only a member of the same shape; inside
+    :func:`parse_job_config` every unknown key of the file is collected into one message.
+    """
+    findings = _FINDINGS.get()
     for key in value:
-        if key not in allowed:
-            hint = _closest(key, allowed) or f"; valid keys: {', '.join(allowed)}"
-            raise ConfigError(f"{where}: unknown key {_show(key)}{hint}")
+        if key in allowed:
+            continue
+        if key in service:
+            if findings is not None:
+                place = unused_as or where
+                findings.unused.append(key if place == "the job file" else f"{place}.{key}")
+            continue
+        members = (*allowed, *service)
+        hint = _closest(key, members) or f"; valid keys: {', '.join(members)}"
+        message = f"{where}: unknown key {_show(key)}{hint}"
+        if findings is None:
+            raise ConfigError(message)
+        findings.unknown.append(message)
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:
