@@ -200,11 +200,12 @@ def test_a_job_runs_its_trials_two_at_a_time_and_reports_with_the_reference_name
         "TrainingJobStatus",
         "TrainingStartTime",
         "TrainingEndTime",
-        "ModelArtifacts",
+        "TrainingJobArn",
+        "IPInsights",
     }
     assert best["FinalHyperParameterTuningJobObjectiveMetric"]["MetricName"] == "validation:detection_auc"
     assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == max(j.value for j in jobs)
-    assert Path(best["ModelArtifacts"]["ModelDir"], "model.json").is_file()
+    assert Path(best["IPInsights"]["ModelDir"], "model.json").is_file()
     assert best["TrainingJobName"].startswith("par-") and set(best["TunedHyperParameters"]) == {
         "learning_rate",
         "vector_dim",
@@ -511,7 +512,7 @@ def test_stop_stops_the_running_trials_and_starts_no_more(tmp_path):
     assert described["TrainingJobStatusCounters"]["Stopped"] == 2
     assert described["TrainingJobStatusCounters"]["Completed"] == 0
     listed = list_training_jobs(job, status=["Stopped"])["TrainingJobSummaries"]
-    assert {s["StoppedBy"] for s in listed} == {"StopHyperParameterTuningJob"}
+    assert {s["IPInsights"]["StoppedBy"] for s in listed} == {"StopHyperParameterTuningJob"}
 
 
 def test_an_invalid_job_file_is_rejected_in_one_line_before_any_trial(tmp_path):
@@ -567,7 +568,7 @@ def test_a_real_job_trains_models_that_ipinsights_predict_scores(tmp_path):
     assert described["TrainingJobStatusCounters"]["Completed"] == 2
     best = described["BestTrainingJob"]
     assert 0.5 < best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] <= 1.0
-    log = Path(best["TrainingLog"]).read_text()
+    log = Path(best["IPInsights"]["TrainingLog"]).read_text()
     assert "#quality_metric: host=algo-1, epoch=1, validation discriminator_auc <score>=" in log
     pairs = tmp_path / "pairs.csv"
     pairs.write_text("user_1,10.0.0.1\nuser_2,11.13.4.5\n")
@@ -578,7 +579,7 @@ def test_a_real_job_trains_models_that_ipinsights_predict_scores(tmp_path):
             [
                 "predict",
                 "--model-dir",
-                best["ModelArtifacts"]["ModelDir"],
+                best["IPInsights"]["ModelDir"],
                 "--input",
                 str(pairs),
                 "--output",

@@ -382,3 +382,183 @@ def test_the_keys_sagemaker_and_the_sdk_add_to_hyperparameters_are_ignored():
 def test_a_real_typo_still_gets_the_closest_name():
     with pytest.raises(ConfigError, match="unknown hyperparameter 'vector_dims'; did you mean 'vector_dim'"):
         HyperParameters.from_mapping({"num_entity_vectors": "100", "vector_dims": "8"})
+
+
+# -- describe and list, against botocore's output shapes --------------------------------------
+
+EXTENSION = "IPInsights"  # the one documented member that is ours
+
+
+def shape_errors(value, shape, path="") -> list[str]:
+    """Where ``value`` (our JSON) breaks botocore's output ``shape``: unknown or missing required
+    members, wrong types, ``null``, timestamps without a UTC offset. ``IPInsights`` is allowed."""
+    import datetime as dt
+
+    kind = shape.type_name
+    if value is None:
+        return [f"{path}: null"]
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return [f"{path}: expected a mapping, got {type(value).__name__}"]
+        errors = [f"{path}.{m}: required, missing" for m in shape.required_members if m not in value]
+        for key, item in value.items():
+            if key == EXTENSION:
+                continue
+            if key not in shape.members:
+                errors.append(f"{path}.{key}: not a member")
+            else:
+                errors += shape_errors(item, shape.members[key], f"{path}.{key}")
+        return errors
+    if kind == "list":
+        if not isinstance(value, list):
+            return [f"{path}: expected a list, got {type(value).__name__}"]
+        return [e for i, item in enumerate(value) for e in shape_errors(item, shape.member, f"{path}[{i}]")]
+    if kind == "map":
+        if not isinstance(value, dict):
+            return [f"{path}: expected a mapping, got {type(value).__name__}"]
+        return [e for k, v in value.items() for e in shape_errors(v, shape.value, f"{path}.{k}")]
+    if kind == "string":
+        ok = isinstance(value, str) and (not shape.enum or value in shape.enum)
+        return (
+            []
+            if ok
+            else [f"{path}: expected a string{' in ' + str(shape.enum) if shape.enum else ''}, got {value!r}"]
+        )
+    if kind in ("integer", "long"):
+        return (
+            []
+            if isinstance(value, int) and not isinstance(value, bool)
+            else [f"{path}: expected an integer, got {value!r}"]
+        )
+    if kind in ("float", "double"):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return [] if ok else [f"{path}: expected a number, got {value!r}"]
+    if kind == "boolean":
+        return [] if isinstance(value, bool) else [f"{path}: expected a boolean, got {value!r}"]
+    if kind == "timestamp":
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            return [f"{path}: not an ISO 8601 timestamp: {value!r}"]
+        return [] if parsed.utcoffset() == dt.timedelta(0) else [f"{path}: not UTC with an offset: {value!r}"]
+    return [f"{path}: unchecked type {kind}"]
+
+
+def output_shape(operation: str):
+    return SERVICE.operation_model(operation).output_shape
+
+
+def run_small(tmp_path, request):
+    """Run ``request`` for 2 training jobs with the stand-in trainer of test_tune_job."""
+    from test_tune_job import STANDIN, TESTS
+
+    from ipinsights.tune import TuningJob, run_job
+
+    request = copy.deepcopy(request)
+    request["HyperParameterTuningJobConfig"]["ResourceLimits"] = {
+        "MaxNumberOfTrainingJobs": 2,
+        "MaxParallelTrainingJobs": 1,
+    }
+    data = {"train": str(TESTS / "conftest.py"), "validation": str(TESTS / "conftest.py")}
+    config = parse_job_config(request, channel_paths=data, seed_if_missing=3)
+    job = TuningJob.create_or_resume(config, job_dir=tmp_path / "jobs" / config.name)
+    assert run_job(job, trainer=STANDIN, plots=False) == "Completed"
+    return job
+
+
+def small_sdk_request() -> dict:
+    request = sdk_v2_variant_b()
+    request["HyperParameterTuningJobConfig"]["ParameterRanges"] = {
+        "IntegerParameterRanges": [
+            {"Name": "vector_dim", "MinValue": "8", "MaxValue": "64", "ScalingType": "Auto"}
+        ],
+        "ContinuousParameterRanges": [],
+        "CategoricalParameterRanges": [],
+    }
+    request["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] = "Off"
+    request["TrainingJobDefinition"]["StaticHyperParameters"].update(
+        {"num_entity_vectors": "100", "epochs": "2"}
+    )
+    del request["TrainingJobDefinition"]["StaticHyperParameters"]["vector_dim"]
+    assert botocore_errors(request) == ""
+    return request
+
+
+def test_describe_and_list_of_an_sdk_request_fit_botocores_output_shapes(tmp_path):
+    from ipinsights.tune import describe_job, list_training_jobs
+
+    job = run_small(tmp_path, small_sdk_request())
+    described = json.loads(json.dumps(describe_job(job)))
+    assert shape_errors(described, output_shape("DescribeHyperParameterTuningJob")) == []
+    listed = json.loads(json.dumps(list_training_jobs(job)))
+    assert shape_errors(listed, output_shape("ListTrainingJobsForHyperParameterTuningJob")) == []
+    assert len(listed["TrainingJobSummaries"]) == 2
+    # HyperparameterTuner.attach() reads the definition as the request gave it
+    definition = described["TrainingJobDefinition"]
+    request = small_sdk_request()["TrainingJobDefinition"]
+    for member in (
+        "AlgorithmSpecification",
+        "RoleArn",
+        "OutputDataConfig",
+        "StoppingCondition",
+        "InputDataConfig",
+    ):
+        assert definition[member] == request[member]
+    assert definition["StaticHyperParameters"]["sagemaker_estimator_module"] == '"sagemaker.estimator"'
+    assert described["HyperParameterTuningJobArn"] == (
+        "arn:aws:sagemaker:local:000000000000:hyper-parameter-tuning-job/ipinsights-260101-1200"
+    )
+    assert described["BestTrainingJob"]["TrainingJobArn"].startswith(
+        "arn:aws:sagemaker:local:000000000000:training-job/ipinsights-260101-1200-"
+    )
+    assert described["IPInsights"]["TrainingJobDefinition"]["Channels"]["train"].endswith("conftest.py")
+
+
+def test_describe_of_a_local_job_file_has_neutral_values_for_the_required_members(tmp_path):
+    from test_tune_job import document
+
+    from ipinsights.tune import describe_job
+
+    job = run_small(tmp_path, document("plain", jobs=2, parallel=1))
+    described = json.loads(json.dumps(describe_job(job)))
+    assert shape_errors(described, output_shape("DescribeHyperParameterTuningJob")) == []
+    definition = described["TrainingJobDefinition"]
+    assert definition["RoleArn"] == "arn:aws:iam::000000000000:role/ipinsights-local"
+    assert definition["AlgorithmSpecification"] == {
+        "TrainingImage": "ipinsights:local",
+        "TrainingInputMode": "File",
+    }
+    assert [c["ChannelName"] for c in definition["InputDataConfig"]] == ["train", "validation"]
+    assert definition["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"].startswith("file:///")
+    assert described["CreationTime"].endswith("+00:00")
+
+
+def test_the_command_runs_an_sdk_request_unchanged_and_reports_the_unused_members_in_one_line(tmp_path):
+    from test_tune_job import TESTS, cli
+
+    request = small_sdk_request()
+    request["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 2
+    request["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxParallelTrainingJobs"] = 1
+    assert botocore_errors(request) == ""
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request))
+    folder = str(tmp_path / "jobs" / "sdk")
+    data = str(TESTS / "conftest.py")
+    code, _out, err = cli(
+        "tune", "--config", str(path), "--train", data, "--validation", data, "--job-dir", folder,
+        "--no-progress", "--no-plots",
+    )  # fmt: skip
+    assert code == 0, err
+    unused = [line for line in err.splitlines() if "not used locally" in line]
+    assert len(unused) == 1
+    for member in (
+        "Tags",
+        "TrainingJobDefinition.RoleArn",
+        "TrainingJobDefinition.InputDataConfig[*].ContentType",
+    ):
+        assert member in unused[0]
+    code, out, err = cli("tune", "describe", folder)
+    assert code == 0, err
+    described = json.loads(out)
+    assert shape_errors(described, output_shape("DescribeHyperParameterTuningJob")) == []
+    assert described["TrainingJobStatusCounters"]["Completed"] == 2

@@ -4,6 +4,13 @@
   job, consumed runtime, completion details), plus an ``IPInsights`` block with what only this
   implementation knows (job folder, storage, why it ended, epochs trained).
 - :func:`list_training_jobs`: ``ListTrainingJobsForHyperParameterTuningJob`` summaries.
+
+Both fit botocore's output shapes, so SageMaker's clients read them: every required member is
+present (ARNs are local ones in the service's format, :func:`job_arn`; the training job
+definition's ``RoleArn``, ``AlgorithmSpecification``, ``OutputDataConfig`` and
+``StoppingCondition`` are the request's, or neutral local values), absent members are left out
+rather than ``null``, timestamps are UTC with an offset, and what only this implementation knows
+is under one member, ``IPInsights``, in the job and in each training job summary.
 - :func:`analytics_rows` / :func:`write_analytics`: the table of SageMaker's
   ``HyperparameterTuningJobAnalytics`` (a column per tuned hyperparameter, then
   ``TrainingJobName, TrainingJobStatus, FinalObjectiveValue, TrainingStartTime, TrainingEndTime,
@@ -55,8 +62,42 @@ SORT_KEYS = ("Name", "CreationTime", "Status", "FinalObjectiveMetricValue")
 STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+#: Local ARNs: the service's format, region ``local`` and account ``000000000000``.
+ARN_PREFIX = "arn:aws:sagemaker:local:000000000000"
+LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/ipinsights-local"
+LOCAL_IMAGE = "ipinsights:local"
+
+
+def job_arn(name: str) -> str:
+    """The local ``HyperParameterTuningJobArn`` (the service lower-cases names in ARNs)."""
+    return f"{ARN_PREFIX}:hyper-parameter-tuning-job/{name.lower()}"
+
+
+def training_job_arn(name: str) -> str:
+    return f"{ARN_PREFIX}:training-job/{name.lower()}"
+
+
+def _iso(value: dt.datetime | str | None) -> str | None:
+    """A timestamp in UTC with its offset; naive values (Optuna's, older records) are local time."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.astimezone()  # a naive datetime is taken as local time
+    return value.astimezone(dt.UTC).isoformat()
+
+
+def _without_nulls(value: Any) -> Any:
+    """The service leaves an absent member out; it never sends ``null``."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _text(value: Any) -> str:
@@ -68,6 +109,7 @@ def training_job_summary(job: Any, tj: TrainingJob) -> dict[str, Any]:
     objective = job.config.objective
     out: dict[str, Any] = {
         "TrainingJobName": tj.name,
+        "TrainingJobArn": training_job_arn(tj.name),
         "TuningJobName": job.config.name,
         "CreationTime": _iso(tj.creation_time),
         "TrainingStartTime": _iso(tj.start_time),
@@ -84,12 +126,46 @@ def training_job_summary(job: Any, tj: TrainingJob) -> dict[str, Any]:
         }
     if tj.status == "Failed":
         out["FailureReason"] = f"{tj.failure_kind}: {tj.failure_reason}"
-    if tj.stopped_by:
-        out["StoppedBy"] = tj.stopped_by
-    out["ModelArtifacts"] = {"ModelDir": tj.model_dir} if tj.model_dir else None
-    out["TrainingLog"] = tj.log
-    out["EpochsCompleted"] = tj.epochs
-    out["Attempt"] = tj.attempt
+    out["IPInsights"] = {
+        "ModelDir": tj.model_dir,
+        "TrainingLog": tj.log,
+        "EpochsCompleted": tj.epochs,
+        "Attempt": tj.attempt,
+        "StoppedBy": tj.stopped_by,
+    }
+    return _without_nulls(out)
+
+
+def training_job_definition(job: Any, document: dict[str, Any]) -> dict[str, Any]:
+    """``HyperParameterTrainingJobDefinition``: the request's, with neutral local values for the
+    members the service requires and a local job leaves out, and channels as a list."""
+    config = job.config
+    local = document["TrainingJobDefinition"]
+    given = dict(config.sagemaker_fields.get("TrainingJobDefinition") or {})
+    channels = given.pop("InputDataConfig", None) or [
+        {
+            "ChannelName": name,
+            "DataSource": {
+                "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": Path(path).resolve().as_uri()}
+            },
+        }
+        for name, path in config.channels.items()
+    ]
+    static = {**local["StaticHyperParameters"], **given.pop("StaticHyperParameters", {})}
+    out: dict[str, Any] = {
+        "StaticHyperParameters": static,
+        "AlgorithmSpecification": {"TrainingImage": LOCAL_IMAGE, "TrainingInputMode": "File"},
+        "RoleArn": LOCAL_ROLE_ARN,
+        "InputDataConfig": channels,
+        "OutputDataConfig": {"S3OutputPath": Path(job.job_dir).resolve().as_uri()},
+        "StoppingCondition": {},
+        "RetryStrategy": local["RetryStrategy"],
+    }
+    if config.resource_limits.max_runtime_in_seconds is not None:
+        out["StoppingCondition"] = {"MaxRuntimeInSeconds": config.resource_limits.max_runtime_in_seconds}
+    given.pop("TuningObjective", None)
+    given.pop("HyperParameterRanges", None)
+    out.update(given)
     return out
 
 
@@ -103,25 +179,29 @@ def describe_job(job: Any) -> dict[str, Any]:
     document = config.to_dict()
     status = job.status()
     ended = [j.end_time for j in jobs if j.end_time is not None]
+    local = document["TrainingJobDefinition"]
     out: dict[str, Any] = {
         "HyperParameterTuningJobName": config.name,
+        "HyperParameterTuningJobArn": job_arn(config.name),
         "HyperParameterTuningJobConfig": document["HyperParameterTuningJobConfig"],
-        "TrainingJobDefinition": document["TrainingJobDefinition"],
+        "TrainingJobDefinition": training_job_definition(job, document),
         "HyperParameterTuningJobStatus": status,
-        "CreationTime": attrs.get("ipinsights:created"),
-        "HyperParameterTuningEndTime": attrs.get("ipinsights:ended"),
-        "LastModifiedTime": _iso(max(ended)) if ended else attrs.get("ipinsights:created"),
+        "CreationTime": _iso(attrs.get("ipinsights:created")),
+        "HyperParameterTuningEndTime": _iso(attrs.get("ipinsights:ended")),
+        "LastModifiedTime": _iso(max(ended)) if ended else _iso(attrs.get("ipinsights:created")),
         "TrainingJobStatusCounters": summary.status_counters,
         "ObjectiveStatusCounters": summary.objective_counters,
     }
     if "WarmStartConfig" in document:
         out["WarmStartConfig"] = document["WarmStartConfig"]
+    if "Autotune" in config.sagemaker_fields:
+        out["Autotune"] = config.sagemaker_fields["Autotune"]
     if summary.best is not None:
         out["BestTrainingJob"] = training_job_summary(job, summary.best)
     out["ConsumedResources"] = {"RuntimeInSeconds": round(job.consumed_seconds())}
     out["TuningJobCompletionDetails"] = {
         "NumberOfTrainingJobsObjectiveNotImproving": attrs.get("ipinsights:not_improving", 0),
-        "ConvergenceDetectedTime": attrs.get("ipinsights:convergence_time"),
+        "ConvergenceDetectedTime": _iso(attrs.get("ipinsights:convergence_time")),
     }
     if status == "Failed":
         out["FailureReason"] = attrs.get("ipinsights:status_reason")
@@ -136,8 +216,14 @@ def describe_job(job: Any) -> dict[str, Any]:
         "RejectedDraws": sum(1 for t in trials if "Rejected" in t.user_attrs),
         "ActiveWorkers": sum(1 for w in workers.values() if w.alive()),
         "ScalingTypes": _resolved_scaling(config),
+        "TrainingJobDefinition": {
+            "Channels": dict(config.channels),
+            "Seed": local["Seed"],
+            "Device": local["Device"],
+            "MaxBadFraction": local["MaxBadFraction"],
+        },
     }
-    return out
+    return _without_nulls(out)
 
 
 def _resolved_scaling(config: Any) -> dict[str, str]:
