@@ -562,3 +562,26 @@ def test_the_command_runs_an_sdk_request_unchanged_and_reports_the_unused_member
     described = json.loads(out)
     assert shape_errors(described, output_shape("DescribeHyperParameterTuningJob")) == []
     assert described["TrainingJobStatusCounters"]["Completed"] == 2
+
+
+def test_train_hyperparameters_json_from_a_tuning_trial_loads_with_one_note(tmp_path, capsys):
+    from ipinsights.cli import _load_hyperparameters
+
+    written_by_sagemaker = {
+        "num_entity_vectors": "100",
+        "vector_dim": "8",
+        "epochs": "1",
+        "_tuning_objective_metric": "validation:discriminator_auc",
+        "sagemaker_estimator_class_name": '"IPInsights"',
+        "sagemaker_estimator_module": '"sagemaker.amazon.ipinsights"',
+        "feature_dim": "2",
+    }
+    path = tmp_path / "hyperparameters.json"
+    path.write_text(json.dumps(written_by_sagemaker))
+    hp = _load_hyperparameters(str(path), [])
+    assert (hp.vector_dim, hp.epochs) == (8, 1)
+    assert capsys.readouterr().err.splitlines() == [
+        "ipinsights train: ignoring _tuning_objective_metric, sagemaker_estimator_class_name, "
+        "sagemaker_estimator_module, feature_dim (added by SageMaker or its SDK; the reference's "
+        "container ignores them too)"
+    ]
