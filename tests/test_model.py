@@ -17,10 +17,21 @@ def test_ipv4_levels_index_the_8_and_16_bit_prefixes_exactly():
 
 
 def test_addresses_sharing_a_prefix_share_that_level_and_levels_stay_in_their_tables():
-    f = features(["192.168.1.1", "192.168.1.200", "2001:db8:1:2::1", "2001:db8:1:2::ffff", "2001:db8:1:3::1", "2001:db8:2::1"])
+    f = features(
+        [
+            "192.168.1.1",
+            "192.168.1.200",
+            "2001:db8:1:2::1",
+            "2001:db8:1:2::ffff",
+            "2001:db8:1:3::1",
+            "2001:db8:2::1",
+        ]
+    )
     assert f.levels[0, 2] == f.levels[1, 2]  # same /24
     assert (f.levels[2] == f.levels[3]).all()  # same /64: the interface identifier is ignored
-    assert (f.levels[2, :3] == f.levels[4, :3]).all() and f.levels[2, 3] != f.levels[4, 3]  # same /56, different /64
+    assert (f.levels[2, :3] == f.levels[4, :3]).all() and f.levels[2, 3] != f.levels[
+        4, 3
+    ]  # same /56, different /64
     assert f.levels[2, 0] == f.levels[5, 0] and f.levels[2, 1] != f.levels[5, 1]  # same /32, different /48
     for level, buckets in enumerate(LEVEL_BUCKETS):
         assert (f.levels[:, level] >= 0).all() and (f.levels[:, level] < buckets).all()
@@ -67,16 +78,27 @@ def test_the_encoder_gives_the_same_vectors_and_gradients_from_ipv4_only_feature
     for design in DESIGNS:
         net = IPInsightsNet(10, 8, 2, ip_encoder=design)
         outputs, grads = [], []
-        for f in (ip_features(torch.from_numpy(hi), torch.from_numpy(lo)), ipv4_features(torch.from_numpy(lo), len(net.ip.tables))):
+        for f in (
+            ip_features(torch.from_numpy(hi), torch.from_numpy(lo)),
+            ipv4_features(torch.from_numpy(lo), len(net.ip.tables)),
+        ):
             net.zero_grad(set_to_none=True)
             out = net.ip(f)
             (out * torch.arange(8.0)).sum().backward()
             outputs.append(out.detach())
-            grads.append([p.grad.to_dense() if p.grad.is_sparse else p.grad for p in net.parameters() if p.grad is not None])
+            grads.append(
+                [
+                    p.grad.to_dense() if p.grad.is_sparse else p.grad
+                    for p in net.parameters()
+                    if p.grad is not None
+                ]
+            )
         torch.testing.assert_close(outputs[0], outputs[1])
         assert len(grads[0]) == len(grads[1])
         for a, b in zip(*grads, strict=True):
-            torch.testing.assert_close(a[..., :32] if a.shape[-1] == 97 else a, b[..., :32] if b.shape[-1] == 97 else b)
+            torch.testing.assert_close(
+                a[..., :32] if a.shape[-1] == 97 else a, b[..., :32] if b.shape[-1] == 97 else b
+            )
 
 
 def test_table_rows_gives_embedding_values_and_one_coalesced_gradient_row_per_distinct_row():
@@ -91,3 +113,23 @@ def test_table_rows_gives_embedding_values_and_one_coalesced_gradient_row_per_di
     torch.testing.assert_close(grad.to_dense(), reference.grad)
     with torch.no_grad():
         assert torch.equal(table_rows(table, rows), table[rows])
+
+
+def test_the_network_scores_pairs_in_chunks_as_one_dot_product_and_returns_vectors_when_asked():
+    torch.manual_seed(0)
+    net = IPInsightsNet(20, 8, 1)
+    rows = torch.randint(0, 20, (11,))
+    hi = torch.zeros(11, dtype=torch.int64)
+    lo = torch.randint(0, 1 << 32, (11,)) | 0xFFFF_0000_0000
+    hi[3], lo[3] = 0x20010DB8_00000000, 1  # an IPv6 address among them
+    with torch.no_grad():
+        e, v = net.embed_entities(rows), net.embed_ips(hi, lo)
+    whole = net.score(rows, hi, lo, embeddings=True)
+    chunked = net.score(rows, hi, lo, chunk=4)
+    assert whole.dot_product.shape == (11,) and whole.dot_product.dtype == torch.float32
+    assert not whole.dot_product.requires_grad
+    torch.testing.assert_close(whole.dot_product, (e * v).sum(dim=1))
+    torch.testing.assert_close(chunked.dot_product, whole.dot_product)
+    assert torch.equal(whole.entity_vectors, e) and torch.equal(whole.ip_vectors, v)
+    assert chunked.entity_vectors is None and chunked.ip_vectors is None
+    assert net.score(rows[:0], hi[:0], lo[:0]).dot_product.shape == (0,)

@@ -30,6 +30,7 @@ __all__ = [
     "IPEncoder",
     "IPFeatures",
     "IPInsightsNet",
+    "PairScores",
     "available_memory_bytes",
     "check_training_memory",
     "ip_features",
@@ -218,7 +219,7 @@ class IPEncoder(nn.Module):
 
         Training needs the IP vectors ``v = W h + b`` only in dot products with entity vectors,
         ``<e, v> = <W^T e, h> + <e, b>``: it applies the last layer to the batch's entities
-        instead of its twice as many addresses (``ipinsights.train``). Features of IPv4-only
+        instead of its twice as many addresses (``ipinsights.kernels``). Features of IPv4-only
         addresses (:func:`ipv4_features`, 32 bit columns) go through the first 32 columns of the
         bits map: the same values and gradients as the 97 columns with 65 zeros.
         """
@@ -235,8 +236,16 @@ class IPEncoder(nn.Module):
         return torch.relu(x) if len(self.layers) > 1 else x
 
 
+class PairScores(NamedTuple):
+    """What :meth:`IPInsightsNet.score` returns for n pairs."""
+
+    dot_product: torch.Tensor  # (n,)
+    entity_vectors: torch.Tensor | None  # (n, vector_dim) when asked for, else None
+    ip_vectors: torch.Tensor | None  # (n, vector_dim) when asked for, else None
+
+
 class IPInsightsNet(nn.Module):
-    """Entity table + IP encoder; ``score = <entity vector, ip vector>``.
+    """Entity table + IP encoder; :meth:`score` ``= <entity vector, ip vector>``.
 
     Args:
         num_entity_vectors: Rows of the hashed entity table.
@@ -274,6 +283,46 @@ class IPInsightsNet(nn.Module):
         """(n,) address words → (n, vector_dim)."""
         return self.ip(ip_features(hi, lo))
 
+    @torch.no_grad()
+    def score(
+        self,
+        entity_rows: torch.Tensor,
+        ip_hi: torch.Tensor,
+        ip_lo: torch.Tensor,
+        *,
+        chunk: int = 65536,
+        embeddings: bool = False,
+    ) -> PairScores:
+        """The score of each (entity, address) pair: ``<entity vector, ip vector>``.
+
+        The one score of the model: training's validation, the estimator and evaluation all
+        call it. Training itself computes the same numbers rewritten for speed (the last
+        encoder layer applied to entities; ``ipinsights.kernels``).
+
+        Args:
+            entity_rows: (n,) int64 entity table rows, on the model's device.
+            ip_hi, ip_lo: (n,) int64 address words (IPv4 as ``::ffff:a.b.c.d``), same device.
+            chunk: Pairs encoded at once, to bound the temporaries' memory.
+            embeddings: Also return the entity and IP vectors.
+
+        Returns:
+            :class:`PairScores`: (n,) float32 dot products, and with ``embeddings`` the
+            (n, vector_dim) vectors, on the model's device.
+        """
+        n, dim = len(entity_rows), self.entity.shape[1]
+        dot = self.entity.new_empty(n)  # (n,)
+        entity_vectors = self.entity.new_empty(n, dim) if embeddings else None
+        ip_vectors = self.entity.new_empty(n, dim) if embeddings else None
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            e = self.embed_entities(entity_rows[start:stop])  # (chunk, dim)
+            v = self.embed_ips(ip_hi[start:stop], ip_lo[start:stop])  # (chunk, dim)
+            dot[start:stop] = (e * v).sum(dim=1)
+            if entity_vectors is not None and ip_vectors is not None:
+                entity_vectors[start:stop] = e
+                ip_vectors[start:stop] = v
+        return PairScores(dot, entity_vectors, ip_vectors)
+
 
 def training_memory_bytes(
     num_entity_vectors: int,
@@ -296,7 +345,9 @@ def training_memory_bytes(
         113696
     """
     table_rows = num_entity_vectors + sum(LEVEL_BUCKETS[: DESIGNS[ip_encoder]])
-    entity_moment_rows = num_entity_vectors if touched_entity_rows is None else min(num_entity_vectors, touched_entity_rows)
+    entity_moment_rows = (
+        num_entity_vectors if touched_entity_rows is None else min(num_entity_vectors, touched_entity_rows)
+    )
     moment_rows = table_rows - num_entity_vectors + entity_moment_rows
     dense = (_NUM_BITS + 1) * vector_dim + num_ip_encoder_layers * (vector_dim + 1) * vector_dim
     return 4 * (table_rows * vector_dim + moment_rows * (2 * vector_dim + 1) + 4 * dense)
