@@ -1,9 +1,10 @@
 import numpy as np
+import pytest
 import torch
 from scipy import stats
 
 from ipinsights.data import IPV4_MAPPED
-from ipinsights.sampling import random_ips, shuffled_indices
+from ipinsights.sampling import Kernel, NegativeMix, random_ips, shuffled_indices
 
 
 def test_random_negatives_are_ipv4_with_every_octet_uniform():
@@ -68,3 +69,25 @@ def test_nearby_negatives_of_ipv6_move_the_48_inside_the_same_32_and_are_seeded(
     assert (top32 == 0x20010DB8).all()
     group = (a[0].numpy() >> 16) & 0xFFFF
     assert (group != 0x1234).all() and (np.abs(group.astype(np.int64) - 0x1234) <= 16).all()
+
+
+def test_a_negative_mix_refuses_ipv6_for_hand_derived_kernels_and_nearby_negatives_for_blocks():
+    with pytest.raises(
+        ValueError, match="the hand-derived kernel scores IPv4 addresses only, got ipv4_only=False"
+    ):
+        NegativeMix(num_random=1, num_shuffled=1, num_nearby=0, kernel=Kernel.HAND_DERIVED)
+    with pytest.raises(
+        ValueError, match="the blocks kernel scores IPv4 addresses only, got ipv4_only=True, ipv6_share=0.5"
+    ):
+        NegativeMix(
+            num_random=1, num_shuffled=1, num_nearby=0, kernel=Kernel.BLOCKS, ipv4_only=True, ipv6_share=0.5
+        )
+    with pytest.raises(ValueError, match="the block kernels draw no nearby negatives, got num_nearby=2"):
+        NegativeMix(num_random=1, num_shuffled=1, num_nearby=2, kernel=Kernel.BLOCKS, ipv4_only=True)
+
+
+def test_a_negative_mix_logs_its_counts_and_its_kernel():
+    mix = NegativeMix(num_random=5, num_shuffled=1, num_nearby=0, kernel=Kernel.BLOCKS, ipv4_only=True)
+    assert mix.describe() == "negatives per observed pair: 5 random, 1 shuffled, 0 nearby (blocks kernel)"
+    with pytest.raises(ValueError, match="num_nearby must be >= 0, got num_nearby=-1"):
+        NegativeMix(num_random=5, num_shuffled=1, num_nearby=-1, kernel=Kernel.AUTOGRAD)

@@ -105,11 +105,11 @@ def test_either_negative_rate_may_be_zero_when_the_other_is_not(small_data):
 
 
 def test_batches_larger_than_a_chunk_are_scored_in_chunks_and_train_as_well(small_data, monkeypatch):
-    import ipinsights.train
+    import ipinsights.kernels
 
     hp = {**SMALL_HP, "mini_batch_size": 400, "epochs": 6, "learning_rate": 0.05}
     whole = IPInsights(**hp).fit(small_data["train"], validation=small_data["validation"], log=None)
-    monkeypatch.setattr(ipinsights.train, "STEP_CHUNK", 64)  # 7 chunks per step
+    monkeypatch.setattr(ipinsights.kernels, "STEP_CHUNK", 64)  # 7 chunks per step
     chunked = IPInsights(**hp).fit(small_data["train"], validation=small_data["validation"], log=None)
     for model in (whole, chunked):
         assert model.metrics_["validation:discriminator_auc"] > 0.85
@@ -120,108 +120,17 @@ def test_batches_larger_than_a_chunk_are_scored_in_chunks_and_train_as_well(smal
     )
 
 
-def test_ipv4_only_scoring_matches_the_general_path_in_scores_and_gradients():
-    from ipinsights.model import IPInsightsNet
-    from ipinsights.sampling import random_ips
-    from ipinsights.train import candidate_rows, candidate_scores
-
-    torch.manual_seed(3)
-    net = IPInsightsNet(50, 16, 1)
-    g = torch.Generator().manual_seed(4)
-    hi, lo = random_ips((20,), g)
-    rows = candidate_rows(10, 3, 1, g, "cpu")
-    results = []
-    for ipv4_only in (False, True):
-        net.zero_grad(set_to_none=True)
-        entity = net.embed_entities(torch.arange(10))
-        scores = candidate_scores(net, entity, hi, lo, rows, ipv4_only=ipv4_only)
-        scores.square().sum().backward()
-        results.append(
-            (
-                scores.detach(),
-                net.entity.grad.to_dense(),
-                net.ip.tables[1].grad.to_dense(),
-                net.ip.bits.weight.grad[:, :32],
-            )
-        )
-    for a, b in zip(*results, strict=True):
-        torch.testing.assert_close(a, b)
-
-
-def test_hand_derived_gradients_equal_autograd_for_zero_and_one_encoder_layers():
-    from ipinsights.metrics import loss_and_accuracy
-    from ipinsights.model import IPInsightsNet
-    from ipinsights.sampling import random_ips
-    from ipinsights.train import candidate_rows, candidate_scores, hand_derived_gradients
-
-    g = torch.Generator().manual_seed(5)
-    for layers in (0, 1):
-        for design in ("prefix", "prefix32"):
-            torch.manual_seed(layers)
-            net = IPInsightsNet(40, 8, layers, ip_encoder=design)
-            entity_rows = torch.tensor([3, 7, 3, 39, 0, 7])  # repeated rows: their gradients add up
-            hi, lo = random_ips((12,), g)
-            lo[3] = lo[0]  # a repeated address too
-            rows = candidate_rows(6, 3, 2, g, "cpu")
-            scores = candidate_scores(net, net.embed_entities(entity_rows), hi, lo, rows)
-            loss, accuracy = loss_and_accuracy(scores[:, 0], scores[:, 1:])
-            params = list(net.parameters())
-            expected = torch.autograd.grad(loss * 0.75, params)
-            got, got_loss, got_accuracy = hand_derived_gradients(net, entity_rows, lo, rows, 0.75)
-            torch.testing.assert_close(got_loss, loss.detach())
-            assert got_accuracy == accuracy
-            assert set(got) == set(params)
-            for p, grad in zip(params, expected, strict=True):
-                assert got[p].is_sparse == grad.is_sparse
-                if grad.is_sparse:
-                    assert got[p].is_coalesced()
-                torch.testing.assert_close(
-                    got[p].to_dense() if got[p].is_sparse else got[p],
-                    grad.to_dense() if grad.is_sparse else grad,
-                )
-
-
-def test_block_negatives_equal_the_general_path_on_the_same_candidates():
-    from ipinsights.model import IPInsightsNet
-    from ipinsights.sampling import random_ips
-    from ipinsights.train import block_gradients, block_rows, block_unit, hand_derived_gradients
-
-    g = torch.Generator().manual_seed(6)
-    for layers, r, s, k in (
-        (1, 5, 1, 1),
-        (0, 3, 2, 1),
-        (1, 0, 3, 1),
-        (1, 4, 0, 1),
-        (1, 5, 1, 4),
-        (0, 2, 2, 3),
-    ):
-        torch.manual_seed(r + s)
-        net = IPInsightsNet(30, 8, layers)
-        m = 2 * block_unit(r, s, k)
-        entity_rows = torch.randint(0, 30, (m,), generator=g)
-        _hi, lo = random_ips((m + (m // k if r else 0),), g)
-        rows = block_rows(m, r, s, k)
-        assert rows.shape == (m, 1 + r + s)
-        assert all(
-            len(set(row[1 + r :].tolist()) | {i}) == s + 1 for i, row in enumerate(rows)
-        )  # S others, never itself
-        expected, loss, accuracy = hand_derived_gradients(net, entity_rows, lo, rows, 0.5)
-        got, got_loss, got_accuracy = block_gradients(net, entity_rows, lo, r, s, 0.5, k)
-        torch.testing.assert_close(got_loss, loss)
-        torch.testing.assert_close(got_accuracy.float(), accuracy)
-        assert set(got) == set(expected)
-        for p, grad in expected.items():
-            torch.testing.assert_close(
-                got[p].to_dense() if got[p].is_sparse else got[p], grad.to_dense() if grad.is_sparse else grad
-            )
-
-
 def test_hardening_1_a_last_batch_shorter_than_the_negative_block_trains(small_data):
     # 2,400 rows: batches of 2,399 leave a last batch of one pair, shorter than the block of
     # R k = 4 pairs that share random negatives (the default R = S = 1): it used to divide by zero.
     for batch in (2399, 2398, 1000):
-        hp = {**SMALL_HP, "epochs": 1, "mini_batch_size": batch,
-              "random_negative_sampling_rate": 1, "shuffled_negative_sampling_rate": 1}
+        hp = {
+            **SMALL_HP,
+            "epochs": 1,
+            "mini_batch_size": batch,
+            "random_negative_sampling_rate": 1,
+            "shuffled_negative_sampling_rate": 1,
+        }
         model = IPInsights(**hp).fit(small_data["train"], log=None)
         assert np.isfinite(model.metrics_["train:binary_classification_cross_entropy:epoch"])
 
@@ -234,10 +143,18 @@ def test_every_epoch_prints_the_hard_attacker_validation_metrics_beside_the_refe
         values = [float(x) for x in re.findall(METRIC_REGEXES[name], text)]
         assert len(values) == SMALL_HP["epochs"], name
         assert all(0.5 < v <= 1.0 for v in values), (name, values)
-    last = {n: float(re.findall(METRIC_REGEXES[n], text)[-1]) for n in METRIC_REGEXES if n.startswith("validation:")}
-    mean = (last["validation:discriminator_auc"] + last["validation:other_users_auc"] + last["validation:nearby_auc"]) / 3
+    last = {
+        n: float(re.findall(METRIC_REGEXES[n], text)[-1])
+        for n in METRIC_REGEXES
+        if n.startswith("validation:")
+    }
+    mean = (
+        last["validation:discriminator_auc"]
+        + last["validation:other_users_auc"]
+        + last["validation:nearby_auc"]
+    ) / 3
     assert abs(last["validation:detection_auc"] - mean) < 2e-6
-    assert "negatives per observed pair: 2 random, 1 shuffled, 0 nearby" in text
+    assert "negatives per observed pair: 2 random, 1 shuffled, 0 nearby (blocks kernel)" in text
 
 
 def test_validation_negatives_are_fixed_and_never_the_entitys_own_networks(small_data):
@@ -264,6 +181,6 @@ def test_nearby_negatives_train_and_raise_the_nearby_validation_auc(small_data):
     near = IPInsights(**hp, nearby_negative_sampling_rate=2).fit(
         small_data["train"], validation=small_data["validation"], log=log
     )
-    assert "2 nearby (general kernel)" in log.getvalue()
+    assert "2 nearby (hand-derived kernel)" in log.getvalue()
     assert near.metrics_["validation:nearby_auc"] > plain.metrics_["validation:nearby_auc"]
     assert near.metrics_["validation:discriminator_auc"] > 0.9

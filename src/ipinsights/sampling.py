@@ -12,18 +12,20 @@ Three kinds of negative, each a pure function of its inputs and a ``torch.Genera
   without it the encoder rewards mere proximity, and an attacker next door to the victim's
   networks scores as normal (``docs/design.md``, detection).
 
-:class:`NegativeMix` names the mix a training run uses; the loop logs it once.
+:class:`NegativeMix` names the mix a training run uses and the :class:`Kernel` that draws it
+(``ipinsights.kernels.choose_mix`` picks it from the data and the network); the loop logs it once.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
+from enum import StrEnum
 
 import torch
 
 from ipinsights.data import IPV4_MAPPED
 
-__all__ = ["NEARBY_MAX_SHIFT", "NegativeMix", "nearby_ips", "random_ips", "shuffled_indices"]
+__all__ = ["NEARBY_MAX_SHIFT", "Kernel", "NegativeMix", "nearby_ips", "random_ips", "shuffled_indices"]
 
 _GLOBAL_UNICAST_TOP = 0x2 << 60  # 2000::/3, the IPv6 global unicast space
 _TOP61 = (1 << 61) - 1
@@ -118,21 +120,68 @@ def nearby_ips(
     return torch.where(is_v4, hi, new_hi), torch.where(is_v4, new_v4, new_lo)
 
 
-class NegativeMix(NamedTuple):
-    """The negatives each observed pair is scored against in training: R random, S shuffled, N nearby.
+class Kernel(StrEnum):
+    """How a training step draws its negatives and computes its gradients (``ipinsights.kernels``).
 
-    ``blocks`` says whether the batched "block" kernels draw them (IPv4 data, at most one encoder
-    layer, no nearby negatives; ``ipinsights.train``): the same distributions, shared draws.
+    - ``BLOCKS``: random and shuffled negatives shared within blocks of consecutive pairs and
+      scored with batched products, gradients derived by hand: the fastest; IPv4 data, at most
+      one encoder layer, no nearby negatives.
+    - ``HAND_DERIVED``: every pair's own candidates gathered and scattered, gradients derived by
+      hand: IPv4 data, at most one encoder layer (also the blocks' remainder chunks).
+    - ``AUTOGRAD``: the same candidates, gradients by autograd: any data, any depth.
+
+    All three draw from the same distributions and give the same gradients on the same
+    candidates (tested against autograd).
+    """
+
+    BLOCKS = "blocks"
+    HAND_DERIVED = "hand-derived"
+    AUTOGRAD = "autograd"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NegativeMix:
+    """The negatives each observed pair is scored against in training, and the kernel that draws them.
+
+    Attributes:
+        num_random: R, uniformly random addresses per pair.
+        num_shuffled: S, other observed pairs' addresses from the same batch.
+        num_nearby: N, addresses in networks next to the pair's own.
+        kernel: The :class:`Kernel` of the steps.
+        ipv4_only: Every address a step scores is IPv4 (the data's and the negatives'): the
+            encoder can use IPv4-only features; required by the hand-derived kernels.
+        ipv6_share: Share of the random negatives drawn from IPv6 (see :func:`random_ips`).
+
+    Raises:
+        ValueError: A count is negative, or the kernel does not support the mix (block
+            kernels draw no nearby negatives; hand-derived kernels need ``ipv4_only``).
     """
 
     num_random: int
     num_shuffled: int
     num_nearby: int
-    blocks: bool
+    kernel: Kernel
+    ipv4_only: bool = False
+    ipv6_share: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("num_random", "num_shuffled", "num_nearby"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {name}={getattr(self, name)}")
+        if self.kernel is Kernel.BLOCKS and self.num_nearby:
+            raise ValueError(
+                f"the block kernels draw no nearby negatives, got num_nearby={self.num_nearby}; "
+                f"use kernel={Kernel.HAND_DERIVED.name} or {Kernel.AUTOGRAD.name}"
+            )
+        if self.kernel is not Kernel.AUTOGRAD and not (self.ipv4_only and self.ipv6_share == 0):
+            raise ValueError(
+                f"the {self.kernel} kernel scores IPv4 addresses only, got ipv4_only={self.ipv4_only}, "
+                f"ipv6_share={self.ipv6_share}; use kernel={Kernel.AUTOGRAD.name} for IPv6"
+            )
 
     def describe(self) -> str:
-        kernel = "block kernels" if self.blocks else "general kernel"
+        """The line the training loop logs once, e.g. ``... 5 random, 1 shuffled, 0 nearby (blocks kernel)``."""
         return (
             f"negatives per observed pair: {self.num_random} random, {self.num_shuffled} shuffled, "
-            f"{self.num_nearby} nearby ({kernel})"
+            f"{self.num_nearby} nearby ({self.kernel} kernel)"
         )
