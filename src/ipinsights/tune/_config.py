@@ -1181,14 +1181,14 @@ def _channels(value: Any, where: str) -> tuple[dict[str, str], dict[str, str]]:
     out: dict[str, str] = {}
     labels: dict[str, str] = {}
     if isinstance(value, Mapping):
-        for key, path in value.items():
+        for key, given in value.items():
             if key not in _CHANNELS:
                 raise ConfigError(
                     f"{where}: unknown channel {_show(key)}{_closest(key, _CHANNELS)}; channels: train, validation"
                 )
-            if not isinstance(path, str) or not path:
-                raise ConfigError(f"{where}.{key} must be a path, got {_show(path)}")
-            out[key], labels[key] = path, f"{where}.{key}"
+            if not isinstance(given, str) or not given:
+                raise ConfigError(f"{where}.{key} must be a path, got {_show(given)}")
+            out[key], labels[key] = given, f"{where}.{key}"
         return out, labels
     if not isinstance(value, list):
         raise ConfigError(f"{where} must map channel names to paths, e.g. {{train: data/train.csv}}")
