@@ -444,6 +444,44 @@ def shape_errors(value, shape, path="") -> list[str]:
     return [f"{path}: unchecked type {kind}"]
 
 
+def sdk_v2_attach_reads(described: dict) -> dict:
+    """Every member ``HyperparameterTuner.attach()`` of the SageMaker Python SDK v2 reads with ``[]``
+    (sagemaker/tuner.py ``_attach_with_training_details``, ``_prepare_estimator_cls``,
+    ``_prepare_estimator_from_job_description``, ``_prepare_init_params_from_job_description``
+    and estimator.py ``EstimatorBase._prepare_init_params_from_job_description``), transcribed:
+    a ``KeyError`` here is one there."""
+    details = copy.deepcopy(described["TrainingJobDefinition"])
+    tuning = described["HyperParameterTuningJobConfig"]
+    ranges = tuning["ParameterRanges"]
+    for kind in ("Categorical", "Continuous", "Integer"):
+        assert isinstance(ranges[f"{kind}ParameterRanges"], list)
+    assert details["AlgorithmSpecification"]["TrainingImage"]
+    hyperparameters = details.pop("StaticHyperParameters")
+    del hyperparameters["_tuning_objective_metric"]
+    details.setdefault("OutputDataConfig", {}).setdefault("KmsKeyId", "")
+    tuner = {
+        "strategy": tuning["Strategy"],
+        "max_jobs": tuning["ResourceLimits"]["MaxNumberOfTrainingJobs"],
+        "max_parallel_jobs": tuning["ResourceLimits"]["MaxParallelTrainingJobs"],
+        "early_stopping_type": tuning["TrainingJobEarlyStoppingType"],
+        "name": described["HyperParameterTuningJobName"],
+        "metric_definitions": details["AlgorithmSpecification"]["MetricDefinitions"],
+    }
+    return {
+        **tuner,
+        "role": details["RoleArn"],
+        "instance_count": details["ResourceConfig"]["InstanceCount"],
+        "instance_type": details["ResourceConfig"]["InstanceType"],
+        "volume_size": details["ResourceConfig"]["VolumeSizeInGB"],
+        "max_run": details["StoppingCondition"]["MaxRuntimeInSeconds"],
+        "input_mode": details["AlgorithmSpecification"]["TrainingInputMode"],
+        "output_path": details["OutputDataConfig"]["S3OutputPath"],
+        "output_kms_key": details["OutputDataConfig"]["KmsKeyId"],
+        "image_uri": details["AlgorithmSpecification"]["TrainingImage"],
+        "hyperparameters": hyperparameters,
+    }
+
+
 def output_shape(operation: str):
     return SERVICE.operation_model(operation).output_shape
 
@@ -497,13 +535,15 @@ def test_describe_and_list_of_an_sdk_request_fit_botocores_output_shapes(tmp_pat
     definition = described["TrainingJobDefinition"]
     request = small_sdk_request()["TrainingJobDefinition"]
     for member in (
-        "AlgorithmSpecification",
         "RoleArn",
         "OutputDataConfig",
         "StoppingCondition",
         "InputDataConfig",
+        "HyperParameterTuningResourceConfig",
     ):
         assert definition[member] == request[member]
+    assert definition["AlgorithmSpecification"].items() >= request["AlgorithmSpecification"].items()
+    assert sdk_v2_attach_reads(described)["image_uri"] == IMAGE
     assert definition["StaticHyperParameters"]["sagemaker_estimator_module"] == '"sagemaker.estimator"'
     assert described["HyperParameterTuningJobArn"] == (
         "arn:aws:sagemaker:local:000000000000:hyper-parameter-tuning-job/ipinsights-260101-1200"
@@ -524,10 +564,8 @@ def test_describe_of_a_local_job_file_has_neutral_values_for_the_required_member
     assert shape_errors(described, output_shape("DescribeHyperParameterTuningJob")) == []
     definition = described["TrainingJobDefinition"]
     assert definition["RoleArn"] == "arn:aws:iam::000000000000:role/ipinsights-local"
-    assert definition["AlgorithmSpecification"] == {
-        "TrainingImage": "ipinsights:local",
-        "TrainingInputMode": "File",
-    }
+    assert definition["AlgorithmSpecification"]["TrainingImage"] == "ipinsights:local"
+    assert sdk_v2_attach_reads(described)["role"] == definition["RoleArn"]
     assert [c["ChannelName"] for c in definition["InputDataConfig"]] == ["train", "validation"]
     assert definition["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"].startswith("file:///")
     assert described["CreationTime"].endswith("+00:00")

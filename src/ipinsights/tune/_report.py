@@ -23,6 +23,7 @@ is under one member, ``IPInsights``, in the job and in each training job summary
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import io
@@ -66,6 +67,9 @@ STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
 ARN_PREFIX = "arn:aws:sagemaker:local:000000000000"
 LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/ipinsights-local"
 LOCAL_IMAGE = "ipinsights:local"
+#: What the service defaults to, and a valid placeholder where the request names no instance.
+DEFAULT_MAX_RUNTIME_SECONDS = 86_400
+PLACEHOLDER_INSTANCE_TYPE = "ml.m5.large"
 
 
 def job_arn(name: str) -> str:
@@ -137,11 +141,23 @@ def training_job_summary(job: Any, tj: TrainingJob) -> dict[str, Any]:
 
 
 def training_job_definition(job: Any, document: dict[str, Any]) -> dict[str, Any]:
-    """``HyperParameterTrainingJobDefinition``: the request's, with neutral local values for the
-    members the service requires and a local job leaves out, and channels as a list."""
+    """``HyperParameterTrainingJobDefinition`` as the service describes it.
+
+    The request's members as given; channels as a list; and what the service adds or defaults
+    and the SageMaker Python SDK's ``HyperparameterTuner.attach()`` reads (``KeyError``
+    otherwise): ``StaticHyperParameters._tuning_objective_metric``,
+    ``AlgorithmSpecification.MetricDefinitions`` (a built-in algorithm's), ``ResourceConfig``
+    and ``StoppingCondition.MaxRuntimeInSeconds`` (the service's default, one day). A job file
+    without ``RoleArn``, ``AlgorithmSpecification`` or ``OutputDataConfig`` gets neutral local
+    values (docs/tuning.md, Reports).
+    """
+    from ipinsights.metrics import METRIC_REGEXES
+
     config = job.config
     local = document["TrainingJobDefinition"]
-    given = dict(config.sagemaker_fields.get("TrainingJobDefinition") or {})
+    given = copy.deepcopy(dict(config.sagemaker_fields.get("TrainingJobDefinition") or {}))
+    given.pop("TuningObjective", None)
+    given.pop("HyperParameterRanges", None)
     channels = given.pop("InputDataConfig", None) or [
         {
             "ChannelName": name,
@@ -151,20 +167,38 @@ def training_job_definition(job: Any, document: dict[str, Any]) -> dict[str, Any
         }
         for name, path in config.channels.items()
     ]
-    static = {**local["StaticHyperParameters"], **given.pop("StaticHyperParameters", {})}
+    static = {
+        **local["StaticHyperParameters"],
+        **given.pop("StaticHyperParameters", {}),
+        "_tuning_objective_metric": config.objective.metric_name,
+    }
+    algorithm = given.pop("AlgorithmSpecification", None) or {
+        "TrainingImage": LOCAL_IMAGE,
+        "TrainingInputMode": "File",
+    }
+    algorithm.setdefault(
+        "MetricDefinitions", [{"Name": name, "Regex": regex} for name, regex in METRIC_REGEXES.items()]
+    )
+    stopping = given.pop("StoppingCondition", None) or {}
+    stopping.setdefault(
+        "MaxRuntimeInSeconds", config.resource_limits.max_runtime_in_seconds or DEFAULT_MAX_RUNTIME_SECONDS
+    )
+    tuning_resources = given.get("HyperParameterTuningResourceConfig") or {}
+    resources = given.pop("ResourceConfig", None) or {
+        "InstanceType": tuning_resources.get("InstanceType", PLACEHOLDER_INSTANCE_TYPE),
+        "InstanceCount": tuning_resources.get("InstanceCount", 1),
+        "VolumeSizeInGB": tuning_resources.get("VolumeSizeInGB", 1),
+    }
     out: dict[str, Any] = {
         "StaticHyperParameters": static,
-        "AlgorithmSpecification": {"TrainingImage": LOCAL_IMAGE, "TrainingInputMode": "File"},
+        "AlgorithmSpecification": algorithm,
         "RoleArn": LOCAL_ROLE_ARN,
         "InputDataConfig": channels,
         "OutputDataConfig": {"S3OutputPath": Path(job.job_dir).resolve().as_uri()},
-        "StoppingCondition": {},
+        "ResourceConfig": resources,
+        "StoppingCondition": stopping,
         "RetryStrategy": local["RetryStrategy"],
     }
-    if config.resource_limits.max_runtime_in_seconds is not None:
-        out["StoppingCondition"] = {"MaxRuntimeInSeconds": config.resource_limits.max_runtime_in_seconds}
-    given.pop("TuningObjective", None)
-    given.pop("HyperParameterRanges", None)
     out.update(given)
     return out
 
