@@ -227,11 +227,52 @@ def multi_algorithm_request() -> dict:
     return request
 
 
+def sdk_v2_hyperband_request() -> dict:
+    """``strategy="Hyperband"``, ``StrategyConfig(HyperbandStrategyConfig(max_resource=2, min_resource=1))``."""
+    request = sdk_v2_variant_b()
+    job = request["HyperParameterTuningJobConfig"]
+    job.update(Strategy="Hyperband", TrainingJobEarlyStoppingType="Off")
+    job["StrategyConfig"] = {"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 2}}
+    job["ParameterRanges"]["IntegerParameterRanges"] = []
+    return request
+
+
+def sdk_v2_grid_request() -> dict:
+    """``strategy="Grid"`` over categorical ranges, ``max_jobs=4``."""
+    request = sdk_v2_variant_b()
+    job = request["HyperParameterTuningJobConfig"]
+    job.update(Strategy="Grid", TrainingJobEarlyStoppingType="Off")
+    del job["TuningJobCompletionCriteria"]
+    job["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 4
+    job["ParameterRanges"] = {
+        "IntegerParameterRanges": [],
+        "ContinuousParameterRanges": [],
+        "CategoricalParameterRanges": [
+            {"Name": "mini_batch_size", "Values": ["1000", "5000"]},
+            {"Name": "epochs", "Values": ["1", "2"]},
+        ],
+    }
+    return request
+
+
+def sdk_v2_warm_start_request() -> dict:
+    """``WarmStartConfig(WarmStartTypes.TRANSFER_LEARNING, parents={"parent-job"})``."""
+    request = sdk_v2_variant_b()
+    request["WarmStartConfig"] = {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "parent-job"}],
+        "WarmStartType": "TransferLearning",
+    }
+    return request
+
+
 REQUESTS = {
     "sdk-v2-estimator": sdk_v2_estimator_request,
     "sdk-v2-include-cls-metadata-tags": sdk_v2_variant_b,
     "sdk-v2-ipinsights-class": sdk_v2_ipinsights_class_request,
     "sdk-v3-model-trainer": sdk_v3_request,
+    "sdk-v2-hyperband": sdk_v2_hyperband_request,
+    "sdk-v2-grid": sdk_v2_grid_request,
+    "sdk-v2-warm-start": sdk_v2_warm_start_request,
     "boto3-dict": boto3_request,
     "multi-algorithm-one-definition": multi_algorithm_request,
 }
