@@ -4,7 +4,11 @@ Each candidate is trained on the generator's unlabeled training logins only (val
 from the validation days); the attack sets are used for the final table alone, never to choose.
 
     .venv/bin/python benchmarks/detection.py --users 3000 --seed 0 \
-        --candidate reference: --candidate nearby2:nearby_negative_sampling_rate=2
+        --candidate reference:history_score=0 --candidate default: \
+        --candidate nearby2:nearby_negative_sampling_rate=2
+
+Each cell: the model's ROC AUC (its ``score`` when it has one), its margin over the best
+baseline of that attack set, the ROC AUC of ``dot_product`` alone and the model's TPR at 1 % FPR.
 
 Prints a Markdown table (one row per candidate: validation metrics, ROC AUC per attack set and
 its margin over the best baseline, training pairs/s) and writes benchmarks/results/detection-<tag>.json
@@ -64,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     for text in args.candidate or ["reference:"]:
         name, changes = _candidate(text)
         hp = {**base, **changes}
+        history = hp.pop("history_score", "1") not in ("0", "false", "False")
         started = time.perf_counter()
-        model = IPInsights(**hp, seed=args.seed).fit(paths["train"], validation=paths["validation"], log=None,
+        model = IPInsights(**hp, seed=args.seed, history_score=history).fit(paths["train"], validation=paths["validation"], log=None,
                                                      progress=False)
         seconds = time.perf_counter() - started
         report = evaluate(model, paths["test"], {a: paths[f"attack_{a}"] for a in ATTACKS}, paths["train"], ranges)
@@ -76,18 +81,24 @@ def main(argv: list[str] | None = None) -> int:
             result = report.attack(attack)
             best = result.best_baseline
             mine = result.result("ip_insights")
+            dot = next((r for r in result.results if r.scorer == "ip_insights_dot_product"), mine)
             row["attacks"][attack] = {"auc": mine.roc_auc, "tpr_at_1pct": mine.point(0.01).tpr,
-                                      "best_baseline": best.scorer, "best_baseline_auc": best.roc_auc}
+                                      "dot_product_auc": dot.roc_auc,
+                                      "best_baseline": best.scorer, "best_baseline_auc": best.roc_auc,
+                                      "best_baseline_tpr_at_1pct": best.point(0.01).tpr}
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
 
+    print("best baselines: " + ", ".join(f"{a} {v['best_baseline']} {v['best_baseline_auc']:.4f} (TPR@1% "
+                                          f"{v['best_baseline_tpr_at_1pct']:.1%})" for a, v in rows[0]["attacks"].items()))
     header = ("| candidate | val disc. | val other users | val nearby | val detection | "
               + " | ".join(ATTACKS) + " | pairs/s |")
     print(header)
     print("|" + "---|" * (6 + len(ATTACKS)))
     for r in rows:
         v = r["validation"]
-        cells = [f"{a['auc']:.4f} ({a['auc'] - a['best_baseline_auc']:+.4f})" for a in r["attacks"].values()]
+        cells = [f"{a['auc']:.4f} ({a['auc'] - a['best_baseline_auc']:+.4f}; dot {a['dot_product_auc']:.4f}; "
+                 f"TPR@1% {a['tpr_at_1pct']:.1%})" for a in r["attacks"].values()]
         print(f"| {r['candidate']} | {v['validation:discriminator_auc']:.4f} | {v['validation:other_users_auc']:.4f} | "
               f"{v['validation:nearby_auc']:.4f} | {v['validation:detection_auc']:.4f} | " + " | ".join(cells)
               + f" | {r['throughput']:,.0f} |")

@@ -26,6 +26,8 @@ def test_history_counts_the_entitys_logins_per_level_and_everybodys_per_network(
     # The dot product goes to exactly one of its three columns: known /16, known /8 only, far.
     assert np.allclose(col["dot_in_known_16"] + col["dot_in_known_8_only"] + col["dot_outside_known_8"], np.arange(4.0))
     assert col["dot_in_known_8_only"][2] == 2 and col["dot_outside_known_8"][3] == 3
+    # 10.9/16 is 8 networks from alice's 10.1/16; measured only next door (known /8, new /16).
+    assert np.allclose(np.expm1(col["log1p_distance_16_in_known_8"]), [0, 0, 8, 0])
 
 
 def test_an_unknown_entity_has_no_history_of_its_own():

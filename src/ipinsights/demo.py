@@ -130,10 +130,12 @@ def _notes(report: Any) -> list[str]:
         if best is None:
             continue
         delta = model.roc_auc - best.roc_auc
-        verdict = "at least matches" if delta >= 0 else "loses to"
+        verdict = "WINS: at least matches" if delta >= 0 else "LOSES to"
+        mine, theirs = model.point(0.01), best.point(0.01)
         notes.append(
-            f"- **{attack.name}**: the model's ROC AUC {model.roc_auc:.4f} {verdict} the best baseline, "
-            f"`{best.scorer}` ({best.roc_auc:.4f}; difference {delta:+.4f})."
+            f"- **{attack.name}**: the model {verdict} the best baseline on ROC AUC, {model.roc_auc:.4f} against "
+            f"`{best.scorer}` {best.roc_auc:.4f} (difference {delta:+.4f}); at 1 % false positives it flags "
+            f"{mine.tpr:.1%} of attacks, `{best.scorer}` {theirs.tpr:.1%}."
         )
     return notes
 

@@ -45,6 +45,7 @@ FEATURES = (
     "log1p_entity_logins",
     "log1p_busy_16",
     "log1p_busy_8",
+    "log1p_distance_16_in_known_8",
 )
 
 _IPV4_TAG = 0xFFFF
@@ -87,6 +88,33 @@ def _keys(entity_hash: np.ndarray | None, hi: np.ndarray, lo: np.ndarray, level:
     return h
 
 
+def _sixteens(entity_hash: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(entity, /8) keys with their low 16 bits cleared, and each address's /16 index in its /8.
+
+    IPv4 ``a.b.c.d``: the /8 ``a`` and the index ``b``; IPv6: the /32 and the third 16-bit group.
+    """
+    u_hi, u_lo = hi.astype(np.uint64), lo.astype(np.uint64)
+    is_v4 = (u_hi == 0) & ((u_lo >> np.uint64(32)) == _IPV4_TAG)
+    index = np.where(is_v4, (u_lo >> np.uint64(16)) & np.uint64(0xFF), (u_hi >> np.uint64(16)) & np.uint64(0xFFFF))
+    with np.errstate(over="ignore"):
+        outer = _keys(entity_hash, hi, lo, "8") & ~np.uint64(0xFFFF)
+    return outer, index
+
+
+def _nearest(sorted_keys: np.ndarray, outer: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Distance from each index to the nearest stored index under the same outer key (inf if none)."""
+    query = outer | index
+    at = np.searchsorted(sorted_keys, query)
+    best = np.full(len(query), np.inf)
+    for pos in (at - 1, at):
+        ok = (pos >= 0) & (pos < len(sorted_keys))
+        found = sorted_keys[np.clip(pos, 0, max(len(sorted_keys) - 1, 0))] if len(sorted_keys) else query
+        same = ok & ((found & ~np.uint64(0xFFFF)) == outer)
+        gap = np.abs((found & np.uint64(0xFFFF)).astype(np.int64) - index.astype(np.int64))
+        best = np.where(same, np.minimum(best, gap), best)
+    return best
+
+
 @dataclass
 class _Counts:
     """Sorted distinct uint64 keys and the count of each; lookups by ``searchsorted``."""
@@ -119,7 +147,7 @@ class EntityHistory:
         >>> _, hi, lo = parse_ips(["10.1.2.3", "10.1.9.9", "10.7.0.1"])
         >>> history = EntityHistory.build(hash_entities(["a", "a", "b"]), hi, lo)
         >>> history.features(hash_entities(["a"]), hi[:1], lo[:1], np.zeros(1))[0, 3:].round(3).tolist()
-        [1.0, 0.0, 0.693, 0.693, 1.099, 1.099, 1.099, 1.099, 1.386]
+        [1.0, 0.0, 0.693, 0.693, 1.099, 1.099, 1.099, 1.099, 1.386, 0.0]
     """
 
     def __init__(self, tables: dict[str, _Counts]) -> None:
@@ -130,6 +158,8 @@ class EntityHistory:
         tables = {f"entity_{lv}": _Counts.of(_keys(entity_hash, ip_hi, ip_lo, lv)) for lv in _ENTITY_LEVELS}
         tables |= {f"busy_{lv}": _Counts.of(_keys(None, ip_hi, ip_lo, lv)) for lv in _BUSY_LEVELS}
         tables["entity"] = _Counts.of(_mix(np.asarray(entity_hash, dtype=np.uint64)))
+        outer, index = _sixteens(entity_hash, ip_hi, ip_lo)
+        tables["entity_16_in_8"] = _Counts.of(outer | index)
         return cls(tables)
 
     def features(
@@ -143,6 +173,8 @@ class EntityHistory:
         known8_only = ((counts["8"] > 0) & (counts["16"] == 0)).astype(np.float64)
         outside8 = 1.0 - known16 - known8_only
         dot = np.asarray(dot_product, dtype=np.float64)
+        distance = _nearest(self.tables["entity_16_in_8"].keys, *_sixteens(entity_hash, ip_hi, ip_lo))
+        distance = np.where(known8_only > 0, np.log1p(np.where(np.isfinite(distance), distance, 0.0)), 0.0)
         return np.stack(
             [
                 dot * known16,
@@ -157,6 +189,7 @@ class EntityHistory:
                 np.log1p(logins),
                 np.log1p(busy["16"]),
                 np.log1p(busy["8"]),
+                distance,
             ],
             axis=1,
         )
@@ -176,7 +209,7 @@ class EntityHistory:
         Raises:
             ValueError: A table is missing or its arrays do not match (the caller names the file).
         """
-        names = ["entity"] + [f"entity_{lv}" for lv in _ENTITY_LEVELS] + [f"busy_{lv}" for lv in _BUSY_LEVELS]
+        names = ["entity", "entity_16_in_8"] + [f"entity_{lv}" for lv in _ENTITY_LEVELS] + [f"busy_{lv}" for lv in _BUSY_LEVELS]
         if not any(k.startswith("history.") for k in tensors):
             return None
         tables = {}
