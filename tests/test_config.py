@@ -108,3 +108,29 @@ def test_describe_lists_all_ten_hyperparameters_with_ranges_and_help():
     assert len(rows) == 10
     assert all(r["help"] for r in rows)
     assert [r["name"] for r in rows if r["required"]] == ["num_entity_vectors", "vector_dim"]
+
+
+def test_no_warning_when_the_data_fit_the_hyperparameters():
+    hp = HyperParameters(num_entity_vectors=2000, vector_dim=16, mini_batch_size=100)
+    assert hp.warnings_for(num_rows=10_000, num_entities=1000) == []
+
+
+def test_a_10000_row_log_with_the_default_batch_warns_one_step_per_epoch_with_the_fix():
+    (warning,) = HyperParameters(num_entity_vectors=1000, vector_dim=16).warnings_for(10_000, 500)
+    assert warning == (
+        "mini_batch_size=10000 gives 1 step per epoch on 10000 rows (fewer than 100 steps: the model barely "
+        "trains); set --hp mini_batch_size=100 or lower"
+    )
+
+
+def test_a_table_smaller_than_the_entities_warns_of_hash_collisions():
+    (warning,) = HyperParameters(num_entity_vectors=100, vector_dim=16, mini_batch_size=10).warnings_for(10_000, 500)
+    assert warning.startswith("num_entity_vectors=100 is below the 500 distinct entities")
+    assert warning.endswith("set --hp num_entity_vectors=1000")
+
+
+def test_a_table_over_ten_times_the_entities_warns_and_ten_times_does_not():
+    hp = HyperParameters(num_entity_vectors=5001, vector_dim=16, mini_batch_size=10)
+    (warning,) = hp.warnings_for(10_000, 500)
+    assert "is over 10x the 500 distinct entities" in warning
+    assert hp.replace(num_entity_vectors=5000).warnings_for(10_000, 500) == []

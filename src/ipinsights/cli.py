@@ -14,10 +14,15 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ipinsights.config import HyperParameters, platform_keys
-from ipinsights.errors import ConfigError, IPInsightsError
+from ipinsights.errors import ConfigError, DataError, IPInsightsError
 from ipinsights.threads import THREADS_HELP, choose_threads, use_threads
+
+if TYPE_CHECKING:
+    from ipinsights.data import Pairs
+    from ipinsights.inference import ParsedRequest
 
 __all__ = ["build_parser", "main"]
 
@@ -106,7 +111,24 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", default="auto", metavar="N|auto", help=THREADS_HELP)
     p.add_argument("--reference", action="store_true", help="reference-faithful mode: the reference's negatives only (nearby_negative_sampling_rate=0) and no combined 'score' beside dot_product (docs/design.md)")
     p.add_argument("--nproc", type=int, default=1, metavar="N", help="train with N data-parallel worker processes on this machine (torch.distributed; see docs/performance.md); under torchrun, leave it at 1")
+    _add_format_arguments(p)
     p.set_defaults(run=_run_train)
+
+
+def _add_format_arguments(p: argparse.ArgumentParser) -> None:
+    """``--format`` and its field names, shared by train, predict and evaluate."""
+    from ipinsights.readers import FORMAT_HELP, FORMATS
+
+    p.add_argument("--format", default="csv", choices=FORMATS, help=FORMAT_HELP)
+    p.add_argument("--entity-field", default=None, metavar="NAME", help="the entity's field for jsonl, csv-header and parquet (default entity; dotted for nested JSON)")
+    p.add_argument("--ip-field", default=None, metavar="NAME", help="the IP's field for jsonl, csv-header and parquet (default ip); for combined, x-forwarded-for takes the first address of the quoted field after the user agent")
+
+
+def _read_input(args: argparse.Namespace, source: str) -> Pairs:
+    """The pairs of ``source`` read in ``--format``: read here, not in fit, so train can check them first."""
+    from ipinsights.readers import read_log
+
+    return read_log(source, args.format, entity_field=args.entity_field, ip_field=args.ip_field, max_bad_fraction=args.max_bad_fraction)
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -130,6 +152,9 @@ def _run_train(args: argparse.Namespace) -> int:
         argv += ["--validation", args.validation] if args.validation is not None else []
         argv += ["--hyperparameters", args.hyperparameters] if args.hyperparameters else []
         argv += ["--reference"] if args.reference else []
+        argv += ["--format", args.format]
+        argv += ["--entity-field", args.entity_field] if args.entity_field else []
+        argv += ["--ip-field", args.ip_field] if args.ip_field else []
         for item in args.hp:
             argv += ["--hp", item]
         return launch(args.nproc, argv)
@@ -144,7 +169,12 @@ def _run_train(args: argparse.Namespace) -> int:
         model = IPInsights(
             hp, seed=args.seed, device=args.device, ip_encoder=args.ip_encoder, history_score=not args.reference
         )
-        model.fit(args.train, validation=args.validation, max_bad_fraction=args.max_bad_fraction)
+        train = _read_input(args, args.train)
+        validation = _read_input(args, args.validation) if args.validation is not None else None
+        if data_parallel is None or data_parallel.is_main:
+            for warning in hp.warnings_for(len(train), train.report.num_distinct_entities):
+                print(f"ipinsights train: warning: {warning}", file=sys.stderr)
+        model.fit(train, validation=validation, max_bad_fraction=args.max_bad_fraction)
     finally:
         if data_parallel is not None:
             data_parallel.close()
@@ -183,6 +213,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--accept", default="application/jsonlines", choices=ACCEPT_TYPES, help="output format")
     p.add_argument("--verbose", action="store_true", help="add entity_embedding and ip_embedding to each prediction")
     p.add_argument("--device", default="cpu", help="auto, cpu or cuda")
+    _add_format_arguments(p)
     p.set_defaults(run=_run_predict)
 
 
@@ -193,14 +224,17 @@ def _run_predict(args: argparse.Namespace) -> int:
     if args.output != "-":
         _check_output(Path(args.output))  # before the scoring work, not after
     model = IPInsights.load(args.model_dir, device=args.device)
-    if args.input == "-":
+    if args.format != "csv":
+        request = _log_request(args)
+    elif args.input == "-":
         body = sys.stdin.buffer.read()
     else:
         try:
             body = Path(args.input).read_bytes()
         except OSError as exc:
             raise ConfigError(f"--input {args.input}: cannot read ({exc.strerror})") from None
-    request = parse_request(_decompressed(body, args.input), args.content_type)
+    if args.format == "csv":
+        request = parse_request(_decompressed(body, args.input), args.content_type)
     scores = model.score_hashed(request.entity_hash, request.ip_hi, request.ip_lo, embeddings=args.verbose)
     data = format_predictions(
         scores.dot_product,
@@ -222,6 +256,36 @@ def _run_predict(args: argparse.Namespace) -> int:
     if bad:
         print(f"ipinsights: {bad} of {len(request)} rows could not be scored (first: {request.first_error()})", file=sys.stderr)
     return 0
+
+
+def _log_request(args: argparse.Namespace) -> ParsedRequest:
+    """The logins of a log in ``--format``, one prediction row each, in log order.
+
+    A row's number is its line (or record) in its file; a login whose address or entity cannot
+    be used gets an error record, as a bad CSV row does.
+    """
+    import numpy as np
+
+    from ipinsights.data import describe_bad_entity, describe_bad_ip, hash_entities, parse_ips
+    from ipinsights.inference import ParsedRequest
+    from ipinsights.readers import read_log_columns
+
+    if args.content_type != "text/csv":
+        raise ConfigError(f"--content-type {args.content_type} is for --format csv input; leave it out with --format {args.format}")
+    columns = read_log_columns(args.input, args.format, entity_field=args.entity_field, ip_field=args.ip_field)
+    if not len(columns):
+        raise DataError(f"--input {args.input}: no logins found in the {args.format} input")
+    for bad in columns.bad_rows[:1]:
+        print(f"ipinsights: {columns.num_bad_rows} {columns.unit}s could not be read (first: {bad.source} {columns.unit} {bad.line}: {bad.reason})", file=sys.stderr)
+    entities = [e.strip() for e in columns.entities]
+    ok, ip_hi, ip_lo = parse_ips([ip.strip() for ip in columns.ips])
+    errors = {i: describe_bad_ip(columns.ips[i].strip()) for i in np.flatnonzero(~ok).tolist()}
+    for i, entity in enumerate(entities):
+        reason = "empty entity" if not entity else describe_bad_entity(entity)
+        if reason is not None and i not in errors:
+            errors[i] = reason
+    ok[list(errors)] = False
+    return ParsedRequest(hash_entities(entities), ip_hi, ip_lo, ok, np.frombuffer(columns.lines, dtype=np.int64).copy(), errors)
 
 
 _GZIP_MAGIC = b"\x1f\x8b"

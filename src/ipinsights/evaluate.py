@@ -668,6 +668,17 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
         "--device", default="cpu", help="auto, cpu or cuda, for scoring with the model (default: %(default)s)"
     )
     p.add_argument("--threads", default="auto", metavar="N|auto", help=f"{THREADS_HELP} (default: %(default)s)")
+    from ipinsights.readers import FORMAT_HELP, FORMATS
+
+    p.add_argument(
+        "--format",
+        default="csv",
+        choices=FORMATS,
+        help=f"{FORMAT_HELP}; applies to --normal and --train (attack sets are entity,ip CSV, as "
+        "generate and make_attacks write them) (default: %(default)s)",
+    )
+    p.add_argument("--entity-field", default=None, metavar="NAME", help="the entity's field for jsonl, csv-header and parquet")
+    p.add_argument("--ip-field", default=None, metavar="NAME", help="the IP's field for jsonl, csv-header, parquet; x-forwarded-for for combined")
     p.set_defaults(run=_run_evaluate)
     return p
 
@@ -691,7 +702,13 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         if not Path(path).exists():
             raise DataError(f"{label} {path}: no such file or directory")
     model = IPInsights.load(args.model_dir, device=args.device)
-    report = evaluate(model, args.normal, attacks, args.train, args.ranges)
+    normal, train = args.normal, args.train
+    if args.format != "csv" or args.entity_field or args.ip_field:
+        from ipinsights.readers import read_log
+
+        fields = {"entity_field": args.entity_field, "ip_field": args.ip_field}
+        normal, train = (read_log(path, args.format, **fields) for path in (args.normal, args.train))
+    report = evaluate(model, normal, attacks, train, args.ranges)
     report.meta["model"]["model_dir"] = str(args.model_dir)
     report.print()
     written = report.write(args.out, plots=not args.no_plots)
