@@ -16,6 +16,7 @@ EDGES = [
     ("random_negative_sampling_rate", 0, 500, -1, 501),
     ("shuffled_negative_sampling_rate", 0, 500, -1, 501),
     ("weight_decay", 0.0, 10.0, -0.1, 10.01),
+    ("nearby_negative_sampling_rate", 0, 500, -1, 501),
 ]
 
 
@@ -102,10 +103,10 @@ def test_hyperparameters_are_frozen_and_replace_revalidates():
         hp.replace(epochs=0)
 
 
-def test_describe_lists_all_ten_hyperparameters_with_ranges_and_help():
+def test_describe_lists_the_reference_ten_hyperparameters_and_ours_with_ranges_and_help():
     rows = HyperParameters.describe()
     assert [r["name"] for r in rows] == HyperParameters.names()
-    assert len(rows) == 10
+    assert len(rows) == 11 and rows[-1]["name"] == "nearby_negative_sampling_rate"
     assert all(r["help"] for r in rows)
     assert [r["name"] for r in rows if r["required"]] == ["num_entity_vectors", "vector_dim"]
 
