@@ -299,3 +299,21 @@ def test_hardening_10_kill_9_at_random_moments_of_saving_leaves_a_loadable_model
             assert "a save was interrupted" in str(exc)
         loose = [name for name in _names(out) if name not in ("model.json", "model.safetensors")]
         assert len(loose) <= 1 and all(name.startswith(".save-") for name in loose), loose
+
+
+def test_saved_files_are_readable_as_the_umask_allows_not_owner_only(tmp_path, small_data):
+    import os
+    import stat
+
+    from conftest import SMALL_HP
+
+    from ipinsights import IPInsights
+
+    model = IPInsights(**{**SMALL_HP, "epochs": 1}).fit(small_data["train"], log=None)
+    old = os.umask(0o022)
+    try:
+        model.save(tmp_path / "m")
+    finally:
+        os.umask(old)
+    for name in ("model.safetensors", "model.json"):
+        assert stat.S_IMODE((tmp_path / "m" / name).stat().st_mode) == 0o644, name

@@ -122,6 +122,7 @@ def save_artifact(
     try:
         weights, description = staging / WEIGHTS, staging / META
         save_file(tensors, weights)
+        os.chmod(weights, 0o666 & ~_umask())  # safetensors' temporary file is owner-only (0600)
         _fsync(weights)
         meta = {
             "format": FORMAT,
@@ -149,6 +150,12 @@ def save_artifact(
 
 #: Name prefix of the staging folders of :func:`save_artifact` (``.save-<pid>-<random>.tmp``).
 _STAGING = ".save-"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync(path: Path) -> None:
