@@ -11,8 +11,8 @@ Each cell: the model's ROC AUC (its ``score`` when it has one), its margin over 
 baseline of that attack set, the ROC AUC of ``dot_product`` alone and the model's TPR at 1 % FPR.
 
 Prints a Markdown table (one row per candidate: validation metrics, ROC AUC per attack set and
-its margin over the best baseline, training pairs/s) and writes benchmarks/results/detection-<tag>.json
-(``--out`` to write elsewhere).
+its margin over the best baseline, training pairs/s); ``--out FILE.json`` also writes every number
+(the committed ones: ``--out benchmarks/results/detection-u<users>-s<seed>.json``).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attacks", type=int, default=20000)
     parser.add_argument("--candidate", action="append", default=[], metavar="NAME:hp=v,...")
     parser.add_argument("--data", default=None, help="reuse generated data in this folder")
-    parser.add_argument("--out", default=None)
+    parser.add_argument("--out", default=None, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
 
     from ipinsights.estimator import IPInsights
@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {r['candidate']} | {v['validation:discriminator_auc']:.4f} | {v['validation:other_users_auc']:.4f} | "
               f"{v['validation:nearby_auc']:.4f} | {v['validation:detection_auc']:.4f} | " + " | ".join(cells)
               + f" | {r['throughput']:,.0f} |")
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"detection-u{args.users}-s{args.seed}.json"
-    out.write_text(json.dumps({"users": args.users, "seed": args.seed, "base": base, "rows": rows}, indent=1))
+    if args.out:  # the committed results change only when asked (--out benchmarks/results/...)
+        Path(args.out).write_text(json.dumps({"users": args.users, "seed": args.seed, "base": base, "rows": rows}, indent=1))
     return 0
 
 
