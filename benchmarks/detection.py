@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 #: The demo's settings (docs/evaluation.md).
 BASE = {
     "num_entity_vectors": 6000,

@@ -159,7 +159,8 @@ def _write_markdown(
         "",
         "Normal logins are the last two days of users seen in training; each attack set pairs known "
         "users with addresses an attacker might use. Anomaly scores: higher is more suspicious; the "
-        "model's is `-dot_product`. The bold AUC is the best of its attack set. See "
+        "model's is `-score` (the dot product with the entity's history; `ip_insights_dot_product` is the "
+        "dot product alone). The bold AUC is the best of its attack set. See "
         "`docs/evaluation.md` for the attack sets, the baselines and how to read this page.",
         "",
         report.markdown_table(),

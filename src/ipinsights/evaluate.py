@@ -264,7 +264,7 @@ class Report:
         table = Table(
             title="IP Insights vs baselines (anomaly score: higher = more suspicious)",
             caption=f"{normal.get('rows', '?')} normal logins; flag when score > threshold; "
-            f"the model's score is -dot_product",
+            f"the model's score is {self.scorers.get(MODEL, 'IP Insights: -dot_product').removeprefix('IP Insights: ')}",
         )
         for i, header in enumerate(self._headers()):
             table.add_column(header, justify="left" if i < 2 else "right", no_wrap=i < 3)
@@ -383,15 +383,16 @@ def _plot_attack(report: Report, attack: AttackResult, path: Path) -> None:
             color="tab:red",
         )
         model = attack.result(MODEL)
+        name = "-score" if MODEL_DOT in report.scorers else "-dot_product"
         for p, style in zip(model.points, ("--", ":"), strict=False):
             hist_ax.axvline(
                 p.threshold,
                 color="black",
                 linestyle=style,
                 linewidth=1,
-                label=f"{100 * p.target_fpr:g} % FPR: -dot > {p.threshold:.3g} (TPR {100 * p.tpr:.1f} %)",
+                label=f"{100 * p.target_fpr:g} % FPR: {name} > {p.threshold:.3g} (TPR {100 * p.tpr:.1f} %)",
             )
-        hist_ax.set_xlabel("anomaly score = -dot_product (higher = more suspicious; outliers at the edges)")
+        hist_ax.set_xlabel(f"anomaly score = {name} (higher = more suspicious; outliers at the edges)")
         hist_ax.set_ylabel("density")
         hist_ax.set_title(f"IP Insights, ROC AUC {model.roc_auc:.4f}")
         hist_ax.legend(loc="upper right", fontsize=8)
