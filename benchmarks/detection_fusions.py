@@ -23,6 +23,7 @@ import sys
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from sklearn.preprocessing import PolynomialFeatures
 
 KINDS = ("random", "other_users", "nearby")
 ATTACKS = ("random_range", "random_ipv4", "other_users", "nearby_ranges")
@@ -70,9 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {np.mean(v):.4f} | " + " | ".join(f"{x:.4f}" for x in v) + " | "
               + " | ".join(f"{x:.4f}" for x in t) + " |", flush=True)
 
-    def lr(cols, weights=(1, 1, 1)):
+    def lr(cols, weights=(1, 1, 1), expand=None):
         idx = [F[c] for c in cols]
-        pos, negs = V["pairs"][:, idx], [V[k][:, idx] for k in KINDS]
+        grow = expand or (lambda X: X)
+        pos, negs = grow(V["pairs"][:, idx]), [grow(V[k][:, idx]) for k in KINDS]
         x = np.concatenate([pos, *negs])
         y = np.r_[np.ones(len(pos)), np.zeros(sum(len(n) for n in negs))]
         share = len(pos) / sum(len(n) for n in negs) * 3 / sum(weights)
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         mu, sd = x.mean(0), x.std(0)
         sd[sd == 0] = 1
         fitted = LogisticRegression(max_iter=2000).fit((x - mu) / sd, y, sample_weight=w)
-        return lambda X: ((X[:, idx] - mu) / sd) @ fitted.coef_[0]
+        return lambda X: ((grow(X[:, idx]) - mu) / sd) @ fitted.coef_[0]
 
     def dot(X):
         return X[:, F["dot_in_known_16"]] + X[:, F["dot_in_known_8_only"]] + X[:, F["dot_outside_known_8"]]
@@ -99,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     report("logistic, without how busy networks are", lr([f for f in FEATURES if "busy" not in f]))
     report("logistic, random negatives x2", lr(FEATURES, (2, 1, 1)))
     report("logistic, nearby negatives x2", lr(FEATURES, (1, 1, 2)))
+    square = PolynomialFeatures(2, include_bias=False)
+    report("logistic on all products of two features (degree 2)", lr(FEATURES, expand=square.fit_transform))
     return 0
 
 

@@ -60,4 +60,23 @@ def test_history_score_learns_that_history_means_normal_and_round_trips():
     with pytest.raises(ValueError):
         HistoryScore.from_dict({"features": ["x"], "weights": [1.0], "bias": 0.0})
     with pytest.raises(ValueError):
-        HistoryScore((float("nan"),) * len(FEATURES), 0.0)
+        HistoryScore((float("nan"),) * len(FEATURES), 0.0, 1)
+
+
+def test_the_degree_2_score_adds_every_pairwise_product_in_polynomial_order():
+    from sklearn.preprocessing import PolynomialFeatures
+
+    from ipinsights.history import expand
+
+    x = np.random.default_rng(1).normal(size=(7, len(FEATURES)))
+    assert np.allclose(expand(x, 2), PolynomialFeatures(2, include_bias=False).fit_transform(x))
+    assert expand(x, 1) is x
+    rng = np.random.default_rng(2)
+    pos, neg = rng.normal(size=(300, len(FEATURES))) + 0.5, rng.normal(size=(900, len(FEATURES)))
+    score = HistoryScore.fit(pos, neg)
+    assert score.degree == 2 and len(score.weights) == len(FEATURES) * (len(FEATURES) + 3) // 2
+    assert HistoryScore.from_dict(score.to_dict()) == score
+    linear = HistoryScore.fit(pos, neg, degree=1)
+    assert HistoryScore.from_dict({k: v for k, v in linear.to_dict().items() if k != "degree"}) == linear
+    with pytest.raises(ValueError, match="degree-2 history score needs"):
+        HistoryScore(linear.weights, 0.0, 2)

@@ -4,7 +4,8 @@ The dot product generalises by address proximity (shared prefix tables, the bits
 a user's own new addresses near home, bad for an attacker next door. Counting rules see the other
 side exactly: how often this entity used this address, /24 and /16. :class:`EntityHistory` keeps
 those counts (and how busy each /16 and /8 is over all entities), and :class:`HistoryScore`
-combines them with the dot product into one ``score`` (a logistic model, wide-and-deep style):
+combines them with the dot product into one ``score`` (a logistic model, wide-and-deep style,
+on these terms and, by default, every product of two of them):
 
     score = dot · (w_16 [c16 > 0] + w_8 [c16 = 0 < c8] + w_far [c8 = 0]) + b_16 [c16 > 0] + b_8 [c16 = 0 < c8]
             + Σ_level w_level · log(1 + c_level) + w_n · log(1 + n) + Σ_level v_level · log(1 + g_level) + b
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FEATURES", "EntityHistory", "HistoryScore"]
+__all__ = ["FEATURES", "EntityHistory", "HistoryScore", "expand"]
 
 #: The features of :class:`HistoryScore`, in the order of its weights.
 FEATURES = (
@@ -224,56 +225,86 @@ class EntityHistory:
         return cls(tables)
 
 
+def expand(features: np.ndarray, degree: int) -> np.ndarray:
+    """The features, and with ``degree=2`` also every product of two of them (squares included).
+
+    (n, k) -> (n, k + k (k + 1) / 2), in the order of scikit-learn's ``PolynomialFeatures``.
+    """
+    if degree == 1:
+        return features
+    i, j = np.triu_indices(features.shape[1])
+    return np.concatenate([features, features[:, i] * features[:, j]], axis=1)
+
+
+def _num_terms(degree: int) -> int:
+    k = len(FEATURES)
+    return k if degree == 1 else k + k * (k + 1) // 2
+
+
 @dataclass(frozen=True)
 class HistoryScore:
-    """The combined ``score``: a logistic model on :data:`FEATURES` (higher = more normal).
+    """The combined ``score``: a logistic model on :data:`FEATURES` and, at ``degree=2`` (the
+    default), every product of two of them (higher = more normal).
+
+    Products let the weight of one feature depend on another (how much the dot product counts
+    next door, given the distance to the entity's nearest /16, ...). Measured on two generated
+    data sets (``docs/design.md``): the best mean validation AUC of the fusions tried (0.9941
+    and 0.9937 against 0.9922 and 0.9915 for the linear model), and on the second one better on
+    every attack set.
 
     Attributes:
-        weights: One per feature, in :data:`FEATURES` order.
+        weights: One per term of :func:`expand`, in its order.
         bias: The intercept.
+        degree: 1 (the features) or 2 (also their pairwise products).
     """
 
     weights: tuple[float, ...]
     bias: float
+    degree: int = 2
 
     def __post_init__(self) -> None:
-        if len(self.weights) != len(FEATURES) or not all(np.isfinite([*self.weights, self.bias])):
-            raise ValueError(f"a history score needs {len(FEATURES)} finite weights and a finite bias")
+        if self.degree not in (1, 2):
+            raise ValueError(f"a history score has degree 1 or 2, got {self.degree!r}")
+        terms = _num_terms(self.degree)
+        if len(self.weights) != terms or not all(np.isfinite([*self.weights, self.bias])):
+            raise ValueError(f"a degree-{self.degree} history score needs {terms} finite weights and a finite bias")
 
     @classmethod
-    def fit(cls, positives: np.ndarray, negatives: np.ndarray) -> HistoryScore:
+    def fit(cls, positives: np.ndarray, negatives: np.ndarray, *, degree: int = 2) -> HistoryScore:
         """Fit the logistic model: feature rows of observed logins (1) against negatives (0).
 
-        The two classes are weighed equally whatever their sizes; features are standardised for
+        The two classes are weighed equally whatever their sizes; terms are standardised for
         the solver and the weights mapped back, so that ``score`` works on raw features.
         """
         from sklearn.linear_model import LogisticRegression
 
-        x = np.concatenate([positives, negatives])
+        x = expand(np.concatenate([positives, negatives]), degree)
         y = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
         mean, std = x.mean(axis=0), x.std(axis=0)
         std[std == 0] = 1.0
-        model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
+        model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
         model.fit((x - mean) / std, y)
         weights = model.coef_[0] / std
         bias = float(model.intercept_[0] - (weights * mean).sum())
-        return cls(tuple(float(w) for w in weights), bias)
+        return cls(tuple(float(w) for w in weights), bias, degree)
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
         """(n,) float64 scores of (n, len(FEATURES)) feature rows: the logit of "normal"."""
-        return features @ np.asarray(self.weights) + self.bias
+        return expand(features, self.degree) @ np.asarray(self.weights) + self.bias
 
     def to_dict(self) -> dict[str, object]:
-        return {"features": list(FEATURES), "weights": list(self.weights), "bias": self.bias}
+        return {"features": list(FEATURES), "degree": self.degree, "weights": list(self.weights), "bias": self.bias}
 
     @classmethod
     def from_dict(cls, value: object) -> HistoryScore:
         """Raises: ValueError: not the shape :meth:`to_dict` writes."""
         if not isinstance(value, dict) or value.get("features") != list(FEATURES):
             raise ValueError(f"history_score must hold the features {list(FEATURES)}")
-        weights, bias = value.get("weights"), value.get("bias")
+        weights, bias, degree = value.get("weights"), value.get("bias"), value.get("degree", 1)
         if not isinstance(weights, list) or not all(isinstance(w, int | float) for w in weights):
             raise ValueError("history_score.weights must be a list of numbers")
         if not isinstance(bias, int | float):
             raise ValueError("history_score.bias must be a number")
-        return cls(tuple(float(w) for w in weights), float(bias))
+        if not isinstance(degree, int) or isinstance(degree, bool):
+            raise ValueError("history_score.degree must be 1 or 2")
+        return cls(tuple(float(w) for w in weights), float(bias), degree)
