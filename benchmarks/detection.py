@@ -24,17 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-#: The demo's settings (docs/evaluation.md).
-BASE = {
-    "num_entity_vectors": 6000,
-    "vector_dim": 128,
-    "random_negative_sampling_rate": 5,
-    "mini_batch_size": 1000,
-    "epochs": 5,
-    "learning_rate": 0.003,
-    "weight_decay": 0.0,
-}
-
 
 def _candidate(text: str) -> tuple[str, dict[str, str]]:
     name, _, rest = text.partition(":")
@@ -52,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
 
+    from ipinsights.demo import DemoSettings
     from ipinsights.estimator import IPInsights
     from ipinsights.evaluate import evaluate
     from ipinsights.generate import ATTACKS, RangeTable, write_dataset
@@ -61,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         write_dataset(data, num_users=args.users, seed=args.seed, attacks=args.attacks)
     paths = {p.stem: p for p in data.glob("*.csv")}
     ranges = RangeTable.builtin()
-    base = {**BASE, "num_entity_vectors": max(BASE["num_entity_vectors"], 2 * args.users)}
+    base = DemoSettings(num_users=args.users).hyperparameters()  # the demo's, table sized to the users
     rows = []
     for text in args.candidate or ["reference:"]:
         name, changes = _candidate(text)

@@ -42,12 +42,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from ipinsights import IPInsights
     from ipinsights.data import read_pairs
+    from ipinsights.demo import DemoSettings
     from ipinsights.history import FEATURES
     from ipinsights.train import ValidationSet, score_pairs
 
-    hp = dict(num_entity_vectors=max(6000, 2 * args.users), vector_dim=128, random_negative_sampling_rate=5,
-              mini_batch_size=1000, epochs=5, learning_rate=0.003, weight_decay=0.0,
-              nearby_negative_sampling_rate=args.nearby)
+    hp = {**DemoSettings(num_users=args.users).hyperparameters(), "nearby_negative_sampling_rate": args.nearby}
     model = IPInsights(**hp).fit(f"{args.data}/train.csv", validation=f"{args.data}/validation.csv", log=None,
                                  progress=False)
     assert model.history is not None
