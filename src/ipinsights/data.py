@@ -369,6 +369,7 @@ def _parse_ipv4_runs(buf: np.ndarray, start: np.ndarray, stop: np.ndarray) -> tu
         return padded[pos].astype(np.int16) - ord("0")
 
     for group in range(4):
+        end: np.ndarray
         if group < 3:
             end = begin + 1
             for offset in (3, 2):  # the first dot among begin + 1 .. begin + 3
@@ -661,7 +662,8 @@ def parse_csv_bytes(data: bytes, *, keep_text: bool = False) -> ParsedRows:
     # point there, so that hashing, IP parsing and echoing treat every row alike.
     ebuf = buf
     if quoted.any():
-        rows, side, ebuf = np.flatnonzero(quoted), [], None
+        rows = np.flatnonzero(quoted)
+        side: list[bytes] = []
         raw = buf.tobytes()
         good_rows = []
         for i, begin, end in zip(rows.tolist(), line_start[rows].tolist(), line_stop[rows].tolist(), strict=True):
@@ -715,17 +717,17 @@ def parse_csv_bytes(data: bytes, *, keep_text: bool = False) -> ParsedRows:
     for i in bad_ip[:1000]:
         detail[int(i)] = _bad_ip_detail(raw_bytes[ip_start[i] : ip_stop[i]].decode("utf-8", "replace"))
 
-    rows = ParsedRows(line_no, entity_hash, ip_hi, ip_lo, error, detail)
+    parsed = ParsedRows(line_no, entity_hash, ip_hi, ip_lo, error, detail)
     if keep_text:
-        rows.entity_text = [
+        parsed.entity_text = [
             raw_bytes[s:e].decode("utf-8", "replace")
             for s, e in zip(ent_start.tolist(), ent_stop.tolist(), strict=True)
         ]
-        rows.ip_text = [
+        parsed.ip_text = [
             raw_bytes[s:e].decode("utf-8", "replace")
             for s, e in zip(ip_start.tolist(), ip_stop.tolist(), strict=True)
         ]
-    return rows
+    return parsed
 
 
 def _read_bytes(path: Path) -> bytes:
