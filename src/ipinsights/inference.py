@@ -164,8 +164,8 @@ def _from_instances(instances: list[object], rows: np.ndarray, errors: dict[int,
         else:
             entities[i], ips[i] = got
     ip_ok, hi, lo = parse_ips(ips)
-    for i in np.flatnonzero(ok & ~ip_ok):
-        errors[int(i)] = describe_bad_ip(ips[i])
+    for bad in np.flatnonzero(ok & ~ip_ok).tolist():
+        errors[bad] = describe_bad_ip(ips[bad])
     ok &= ip_ok
     return ParsedRequest(hash_entities(entities), hi, lo, ok, rows, errors)
 
@@ -199,19 +199,19 @@ def parse_request(body: bytes, content_type: str) -> ParsedRequest:
         raise RequestError("the request body is empty; send at least one entity,ip row")
     if content_type == "text/csv":
         parsed = parse_csv_bytes(body)
-        errors = {int(i): parsed.reason(int(i)) for i in np.flatnonzero(parsed.error != 0)}
-        return ParsedRequest(parsed.entity_hash, parsed.ip_hi, parsed.ip_lo, parsed.error == 0, parsed.line, errors)
+        row_errors = {int(i): parsed.reason(int(i)) for i in np.flatnonzero(parsed.error != 0)}
+        return ParsedRequest(parsed.entity_hash, parsed.ip_hi, parsed.ip_lo, parsed.error == 0, parsed.line, row_errors)
     if content_type == "application/json":
         try:
             document = json.loads(body)
         except (ValueError, RecursionError) as exc:  # ValueError covers JSONDecodeError and UnicodeDecodeError
             raise RequestError(f"the body is not valid JSON ({_brief(exc)})") from None
-        instances = document.get("instances") if isinstance(document, dict) else None
-        if not isinstance(instances, list):
+        listed = document.get("instances") if isinstance(document, dict) else None
+        if not isinstance(listed, list):
             raise RequestError('a JSON request must be {"instances": [...]}')
-        if not instances:
+        if not listed:
             raise RequestError('"instances" is empty; send at least one instance')
-        return _from_instances(instances, np.arange(1, len(instances) + 1), {})
+        return _from_instances(listed, np.arange(1, len(listed) + 1), {})
     if content_type == "application/jsonlines":
         try:
             text = body.decode("utf-8")
