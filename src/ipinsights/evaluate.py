@@ -49,8 +49,10 @@ __all__ = [
     "OperatingPoint",
     "Report",
     "ScorerResult",
+    "Verdict",
     "add_evaluate_parser",
     "evaluate",
+    "evaluate_logs",
     "operating_point",
 ]
 
@@ -189,6 +191,70 @@ class AttackResult:
         }
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Plainly: does the model beat the best baseline on one attack set?
+
+    Attributes:
+        attack: The attack set.
+        model_auc, baseline_auc: The model's ROC AUC and the best baseline's (``baseline``).
+        model_tpr, baseline_tpr: Shares of attacks flagged at ``target_fpr`` by the model and by
+            the baseline best there (``tpr_baseline``, which may differ from ``baseline``).
+    """
+
+    attack: str
+    target_fpr: float
+    model_auc: float
+    baseline: str
+    baseline_auc: float
+    model_tpr: float
+    tpr_baseline: str
+    baseline_tpr: float
+
+    @property
+    def wins_auc(self) -> bool:
+        return self.model_auc >= self.baseline_auc
+
+    @property
+    def wins_tpr(self) -> bool:
+        return self.model_tpr >= self.baseline_tpr
+
+    @property
+    def text(self) -> str:
+        if self.wins_auc and self.wins_tpr:
+            head = "the model WINS"
+        elif not self.wins_auc and not self.wins_tpr:
+            head = "the model LOSES"
+        else:
+            head = "MIXED"
+        auc = _compare(self.model_auc, self.baseline_auc)
+        tpr = _compare(self.model_tpr, self.baseline_tpr)
+        return (
+            f"{self.attack}: {head}: ROC AUC {self.model_auc:.4f} {auc} {self.baseline} {self.baseline_auc:.4f}; "
+            f"at {100 * self.target_fpr:g} % false positives it flags {100 * self.model_tpr:.1f} % of attacks, "
+            f"{tpr} {self.tpr_baseline} {100 * self.baseline_tpr:.1f} %"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attack": self.attack,
+            "target_fpr": self.target_fpr,
+            "model_auc": self.model_auc,
+            "best_baseline": self.baseline,
+            "best_baseline_auc": self.baseline_auc,
+            "model_tpr": self.model_tpr,
+            "best_baseline_at_target_fpr": self.tpr_baseline,
+            "best_baseline_tpr": self.baseline_tpr,
+            "model_wins_auc": self.wins_auc,
+            "model_wins_tpr": self.wins_tpr,
+            "text": self.text,
+        }
+
+
+def _compare(mine: float, theirs: float) -> str:
+    return "beats" if mine > theirs else "matches" if mine == theirs else "loses to"
+
+
 @dataclass
 class Report:
     """The evaluation of a model and the baselines on several attack sets.
@@ -224,8 +290,73 @@ class Report:
             "target_fprs": list(self.target_fprs),
             "scorers": [{"name": n, "description": d} for n, d in self.scorers.items()],
             "attacks": [a.to_dict() for a in self.attacks],
+            "verdicts": [v.to_dict() for v in self.verdicts()],
+            "thresholds": self.thresholds(),
             "plots": dict(self.plots),
         }
+
+    def verdicts(self, target_fpr: float | None = None) -> list[Verdict]:
+        """One :class:`Verdict` per attack set (at the first target FPR unless given); none without a model."""
+        fpr = self.target_fprs[0] if target_fpr is None else target_fpr
+        out = []
+        for a in self.attacks:
+            baselines = [r for r in a.results if r.scorer not in (MODEL, MODEL_DOT)]
+            try:
+                model = a.result(MODEL)
+            except KeyError:
+                return []
+            if not baselines:
+                return []
+            best_auc = max(baselines, key=lambda r: r.roc_auc)
+            best_tpr = max(baselines, key=lambda r: (r.point(fpr).tpr, r.roc_auc))
+            out.append(
+                Verdict(
+                    a.name,
+                    fpr,
+                    model.roc_auc,
+                    best_auc.scorer,
+                    best_auc.roc_auc,
+                    model.point(fpr).tpr,
+                    best_tpr.scorer,
+                    best_tpr.point(fpr).tpr,
+                )
+            )
+        return out
+
+    def thresholds(self) -> list[dict[str, Any]]:
+        """The model's operating points as rules on its prediction field, one per target FPR.
+
+        A threshold depends on the normal logins only, so it is the same for every attack set.
+        Each entry: ``{target_fpr, field, flag_below, fpr, rule}``, the rule being e.g.
+        ``flag when score < -1.25`` (``score`` for a model with the combined score, else
+        ``dot_product``; both are fields of ``ipinsights predict``'s output).
+        """
+        if not self.attacks or MODEL not in self.scorers:
+            return []
+        name = "score" if MODEL_DOT in self.scorers else "dot_product"
+        out = []
+        for p in self.attacks[0].result(MODEL).points:
+            below = -p.threshold + 0.0
+            out.append(
+                {
+                    "target_fpr": p.target_fpr,
+                    "field": name,
+                    "flag_below": below,
+                    "fpr": p.fpr,
+                    "rule": f"flag when {name} < {below:.6g}",
+                }
+            )
+        return out
+
+    def summary(self) -> str:
+        """The verdicts and the thresholds to use, as plain lines."""
+        lines = [f"- {v.text}" for v in self.verdicts()]
+        for t in self.thresholds():
+            lines.append(
+                f"- to flag at most {100 * t['target_fpr']:g} % of normal logins ({100 * t['fpr']:.2f} % here): "
+                f"{t['rule']}"
+            )
+        return "\n".join(lines)
 
     # -- output --------------------------------------------------------------------------
 
@@ -298,6 +429,9 @@ class Report:
             if not console.is_terminal:
                 console = Console(width=160)
         console.print(self.table())
+        summary = self.summary()
+        if summary:
+            console.print(summary, markup=False, highlight=False, soft_wrap=True)
 
     def write_json(self, path: str | os.PathLike[str]) -> Path:
         """Write :meth:`to_dict` as JSON (NaN written as ``null``). Returns the path."""
@@ -590,6 +724,79 @@ def evaluate(
     )
 
 
+def evaluate_logs(
+    model: Any,
+    normal: Any,
+    train: Any,
+    *,
+    format: str = "csv",
+    entity_field: str | None = None,
+    ip_field: str | None = None,
+    attack_sets: Sequence[str] | None = None,
+    num_attack_rows: int | None = None,
+    seed: int = 0,
+    attacks: Mapping[str, Any] | None = None,
+    ranges: Any = None,
+    target_fprs: Sequence[float] = DEFAULT_FPRS,
+) -> Report:
+    """:func:`evaluate` with attack sets made from your own training and normal logins.
+
+    No generator and no range table of yours are needed: the sets of
+    :mod:`ipinsights.log_attacks` (other users' addresses, new networks next to the victim's,
+    random ranges) are drawn with ``seed`` from the logins themselves, and only scored, never
+    fitted on. The report's ``attack_sets_from_logs`` records the seed and what each set holds;
+    :meth:`Report.verdicts` says per set whether the model beats the baselines, and
+    :meth:`Report.thresholds` gives the rules to flag logins with.
+
+    Args:
+        model: A trained model or a model directory (as for :func:`evaluate`).
+        normal: Normal logins (the days after training): a path in ``format``, a DataFrame or Pairs.
+        train: The training logins, same forms.
+        format, entity_field, ip_field: How to read paths (:func:`ipinsights.readers.read_log`).
+        attack_sets: Names from :data:`~ipinsights.log_attacks.LOG_ATTACKS` (default all).
+        num_attack_rows: Rows per set (default: as many as normal logins, 1,000 to 100,000).
+        seed: Seed of the attack sets.
+        attacks: More attack sets, ``{name: pairs}``, as for :func:`evaluate`.
+        ranges, target_fprs: As for :func:`evaluate`.
+
+    Returns:
+        The :class:`Report`.
+
+    Raises:
+        ConfigError: An unknown attack set, format or field option.
+        DataError: Unreadable logs, or no normal entity appears in training.
+
+    Example:
+        >>> report = evaluate_logs("model", "auth.log.1", "auth.log", format="sshd")  # doctest: +SKIP
+        >>> print(report.summary())  # doctest: +SKIP
+    """
+    from ipinsights.log_attacks import LOG_ATTACKS, make_log_attacks
+    from ipinsights.readers import read_log
+
+    def load(source: Any, name: str) -> Pairs:
+        if isinstance(source, str | os.PathLike):
+            return read_log(source, format, entity_field=entity_field, ip_field=ip_field)
+        return _load_pairs(source, name)[0]
+
+    normal_pairs, train_pairs = load(normal, "normal"), load(train, "train")
+    names = list(LOG_ATTACKS if attack_sets is None else attack_sets)
+    rows = num_attack_rows if num_attack_rows is not None else min(max(len(normal_pairs), 1000), 100_000)
+    built = make_log_attacks(
+        train_pairs, normal_pairs, rows, seed=seed, names=names, source=train_pairs.report.source
+    )
+    every = {**(attacks or {}), **{name: b.pairs for name, b in built.items()}}
+    report = evaluate(model, normal_pairs, every, train_pairs, ranges, target_fprs=target_fprs)
+    report.meta["attack_sets_from_logs"] = {
+        "seed": seed,
+        "rows_requested": rows,
+        "train": train_pairs.report.source,
+        "normal": normal_pairs.report.source,
+        "victims": "entities of normal logins also in the training logins, weighted by their normal logins",
+        "sets": [b.to_dict() for b in built.values()],
+    }
+    return report
+
+
 def _model_summary(model: Any) -> dict[str, Any] | None:
     if model is None:
         return None
@@ -618,6 +825,8 @@ def _parse_attack(item: str) -> tuple[str, str]:
 
 def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``ipinsights evaluate`` to the CLI's subcommands."""
+    from ipinsights.log_attacks import LOG_ATTACKS
+
     p = subparsers.add_parser(
         "evaluate",
         help="compare a trained model with training-free baselines on attack sets",
@@ -641,9 +850,31 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     p.add_argument(
         "--attack",
         action="append",
-        required=True,
+        default=[],
         metavar="NAME=PATH",
-        help="an attack set as name=CSV file; repeat for several (required)",
+        help="an attack set as name=CSV file (headerless entity,ip); repeat for several (default: none; "
+        "without any, the attack sets are made from --train and --normal, see --attack-sets)",
+    )
+    p.add_argument(
+        "--attack-sets",
+        default=None,
+        metavar="NAMES",
+        help=f"comma-separated attack sets to make from your own --train and --normal logs: {', '.join(LOG_ATTACKS)} "
+        "(ipinsights.log_attacks; default: all of them when no --attack is given, none otherwise)",
+    )
+    p.add_argument(
+        "--attack-seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="seed of the attack sets made from the logs (default: %(default)s)",
+    )
+    p.add_argument(
+        "--attack-rows",
+        type=int,
+        default=None,
+        metavar="N",
+        help="rows per attack set made from the logs (default: as many as normal logins, 1,000 to 100,000)",
     )
     p.add_argument(
         "--train",
@@ -668,23 +899,37 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     p.add_argument(
         "--device", default="cpu", help="auto, cpu or cuda, for scoring with the model (default: %(default)s)"
     )
-    p.add_argument("--threads", default="auto", metavar="N|auto", help=f"{THREADS_HELP} (default: %(default)s)")
+    p.add_argument(
+        "--threads", default="auto", metavar="N|auto", help=f"{THREADS_HELP} (default: %(default)s)"
+    )
     from ipinsights.readers import FORMAT_HELP, FORMATS
 
     p.add_argument(
         "--format",
         default="csv",
         choices=FORMATS,
-        help=f"{FORMAT_HELP}; applies to --normal and --train (attack sets are entity,ip CSV, as "
+        help=f"{FORMAT_HELP}; applies to --normal and --train (--attack files are entity,ip CSV, as "
         "generate and make_attacks write them) (default: %(default)s)",
     )
-    p.add_argument("--entity-field", default=None, metavar="NAME", help="the entity's field for jsonl, csv-header and parquet")
-    p.add_argument("--ip-field", default=None, metavar="NAME", help="the IP's field for jsonl, csv-header, parquet; x-forwarded-for for combined")
+    p.add_argument(
+        "--entity-field",
+        default=None,
+        metavar="NAME",
+        help="the entity's field for jsonl, csv-header and parquet",
+    )
+    p.add_argument(
+        "--ip-field",
+        default=None,
+        metavar="NAME",
+        help="the IP's field for jsonl, csv-header, parquet; x-forwarded-for for combined",
+    )
     p.set_defaults(run=_run_evaluate)
     return p
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
+    import sys
+
     from ipinsights.estimator import IPInsights
 
     use_threads(choose_threads(args.threads))
@@ -702,14 +947,44 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     ]:
         if not Path(path).exists():
             raise DataError(f"{label} {path}: no such file or directory")
-    model = IPInsights.load(args.model_dir, device=args.device)
-    normal, train = args.normal, args.train
-    if args.format != "csv" or args.entity_field or args.ip_field:
-        from ipinsights.readers import read_log
+    sets = None if args.attack_sets is None else [n.strip() for n in args.attack_sets.split(",") if n.strip()]
+    if sets is None and not attacks:
+        from ipinsights.log_attacks import LOG_ATTACKS
 
-        fields = {"entity_field": args.entity_field, "ip_field": args.ip_field}
-        normal, train = (read_log(path, args.format, **fields) for path in (args.normal, args.train))
-    report = evaluate(model, normal, attacks, train, args.ranges)
+        sets = list(LOG_ATTACKS)
+    clashes = sorted(set(sets or ()) & set(attacks))
+    if clashes:
+        raise ConfigError(
+            f"--attack {clashes[0]} has the name of an attack set made from the logs; rename it"
+        )
+    model = IPInsights.load(args.model_dir, device=args.device)
+    fields = {"entity_field": args.entity_field, "ip_field": args.ip_field}
+    if sets:
+        report = evaluate_logs(
+            model,
+            args.normal,
+            args.train,
+            format=args.format,
+            **fields,
+            attack_sets=sets,
+            num_attack_rows=args.attack_rows,
+            seed=args.attack_seed,
+            attacks=attacks,
+            ranges=args.ranges,
+        )
+        built = report.meta["attack_sets_from_logs"]
+        print(
+            f"ipinsights evaluate: attack sets made from {args.train} and {args.normal} with --attack-seed "
+            f"{args.attack_seed}: " + ", ".join(f"{s['name']} ({s['rows']} rows)" for s in built["sets"]),
+            file=sys.stderr,
+        )
+    else:
+        normal, train = args.normal, args.train
+        if args.format != "csv" or args.entity_field or args.ip_field:
+            from ipinsights.readers import read_log
+
+            normal, train = (read_log(path, args.format, **fields) for path in (args.normal, args.train))
+        report = evaluate(model, normal, attacks, train, args.ranges)
     report.meta["model"]["model_dir"] = str(args.model_dir)
     report.print()
     written = report.write(args.out, plots=not args.no_plots)
