@@ -242,7 +242,9 @@ def load_artifact(model_dir: str | os.PathLike[str], *, device: torch.device | s
         expected_net = IPInsightsNet(
             hp.num_entity_vectors, hp.vector_dim, hp.num_ip_encoder_layers, ip_encoder=meta["ip_encoder"]
         )
-    own = {k: (v.dtype, tuple(v.shape)) for k, v in expected_net.state_dict().items()}
+    own: dict[str, tuple[torch.dtype, tuple[int, ...] | None]] = {
+        k: (v.dtype, tuple(v.shape)) for k, v in expected_net.state_dict().items()
+    }
     own[_KNOWN] = (torch.int64, None)  # 1-D, any length
     header = _read_header(weights_path)
     for name in header:  # the entity history's tables: 1-D keys (int64) and counts (int32)

@@ -206,6 +206,7 @@ class IPEncoder(nn.Module):
         nn.init.normal_(self.bits.weight, std=1.0 / math.sqrt(_NUM_BITS * dim))
         nn.init.zeros_(self.bits.bias)
         for layer in self.layers:
+            assert isinstance(layer, nn.Linear)  # narrows ModuleList's Module for the type checker
             nn.init.xavier_uniform_(layer.weight)
             nn.init.zeros_(layer.bias)
 
