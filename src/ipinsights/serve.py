@@ -577,7 +577,7 @@ def _http_protocol(*args: Any, header_timeout: float, **kwargs: Any) -> asyncio.
 
 
 @functools.cache
-def _header_deadline_protocol() -> type[asyncio.Protocol]:
+def _header_deadline_protocol() -> Callable[..., asyncio.Protocol]:
     """uvicorn's own protocol (httptools when installed, else h11) plus a header deadline.
 
     uvicorn closes a connection that is idle after a response (``timeout_keep_alive``), but
