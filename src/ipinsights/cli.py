@@ -52,6 +52,11 @@ def _parse_hp(items: Sequence[str]) -> dict[str, str]:
 
 
 def _load_hyperparameters(path: str | None, overrides: Sequence[str]) -> HyperParameters:
+    return HyperParameters.from_mapping(_hyperparameter_values(path, overrides))
+
+
+def _hyperparameter_values(path: str | None, overrides: Sequence[str]) -> dict[str, object]:
+    """The name-to-value map of ``--hyperparameters`` and ``--hp``, platform keys dropped with a note."""
     values: dict[str, object] = {}
     if path:
         where = f"--hyperparameters {path}"
@@ -79,7 +84,7 @@ def _load_hyperparameters(path: str | None, overrides: Sequence[str]) -> HyperPa
             "the reference's container ignores them too)",
             file=sys.stderr,
         )
-    return HyperParameters.from_mapping(values)
+    return {k: v for k, v in values.items() if k not in ignored}
 
 
 def _json_kind(value: object) -> str:
@@ -111,6 +116,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", default="auto", metavar="N|auto", help=THREADS_HELP)
     p.add_argument("--reference", action="store_true", help="reference-faithful mode: the reference's negatives only (nearby_negative_sampling_rate=0) and no combined 'score' beside dot_product (docs/design.md)")
     p.add_argument("--nproc", type=int, default=1, metavar="N", help="train with N data-parallel worker processes on this machine (torch.distributed; see docs/performance.md); under torchrun, leave it at 1")
+    p.add_argument("--auto-size", action="store_true", help="choose, from the training data, the sizes you did not set: mini_batch_size (about 100 steps per epoch, or SageMaker's 10000 when that gives more), num_entity_vectors (2x the distinct entities, SageMaker's advice) and vector_dim (128); says what it chose and why on stderr (ipinsights.autosize); without it, SageMaker's defaults")
     _add_format_arguments(p)
     p.set_defaults(run=_run_train)
 
@@ -131,14 +137,24 @@ def _read_input(args: argparse.Namespace, source: str) -> Pairs:
     return read_log(source, args.format, entity_field=args.entity_field, ip_field=args.ip_field, max_bad_fraction=args.max_bad_fraction)
 
 
+def _size_placeholders(values: dict[str, object]) -> dict[str, object]:
+    """``values`` with valid stand-ins for the sizes ``--auto-size`` will choose, to check the rest early."""
+    from ipinsights.autosize import AUTO_SIZED
+
+    return {**{name: 128 for name in AUTO_SIZED}, **values}
+
+
 def _run_train(args: argparse.Namespace) -> int:
     if args.nproc < 1:
         raise ConfigError(f"--nproc must be a positive number of worker processes, got --nproc {args.nproc}")
-    hp = _load_hyperparameters(args.hyperparameters, args.hp)  # a bad value fails before any worker starts
+    values = _hyperparameter_values(args.hyperparameters, args.hp)
+    # A bad value fails before any worker starts or data is read; --auto-size's sizes wait for the data.
+    hp = HyperParameters.from_mapping(_size_placeholders(values) if args.auto_size else values)
     if args.reference:
         if any(item.split("=", 1)[0].strip() == "nearby_negative_sampling_rate" for item in args.hp) and hp.nearby_negative_sampling_rate:
             raise ConfigError("--reference trains with the reference's negatives only; leave out --hp nearby_negative_sampling_rate")
         hp = hp.replace(nearby_negative_sampling_rate=0)
+        values["nearby_negative_sampling_rate"] = 0
     threads = choose_threads(args.threads)  # likewise
     if args.nproc > 1:
         if "WORLD_SIZE" in os.environ:
@@ -152,6 +168,7 @@ def _run_train(args: argparse.Namespace) -> int:
         argv += ["--validation", args.validation] if args.validation is not None else []
         argv += ["--hyperparameters", args.hyperparameters] if args.hyperparameters else []
         argv += ["--reference"] if args.reference else []
+        argv += ["--auto-size"] if args.auto_size else []
         argv += ["--format", args.format]
         argv += ["--entity-field", args.entity_field] if args.entity_field else []
         argv += ["--ip-field", args.ip_field] if args.ip_field else []
@@ -166,12 +183,20 @@ def _run_train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     data_parallel = from_environment(args.device)  # a worker of torchrun, or None
     try:
+        train = _read_input(args, args.train)
+        validation = _read_input(args, args.validation) if args.validation is not None else None
+        main = data_parallel is None or data_parallel.is_main
+        if args.auto_size:
+            from ipinsights.autosize import auto_size
+
+            hp, choices = auto_size(len(train), train.report.num_distinct_entities, values)
+            if main:
+                chosen = "; ".join(str(c) for c in choices) or "nothing (every size was given)"
+                print(f"ipinsights train: --auto-size chose {chosen}", file=sys.stderr)
         model = IPInsights(
             hp, seed=args.seed, device=args.device, ip_encoder=args.ip_encoder, history_score=not args.reference
         )
-        train = _read_input(args, args.train)
-        validation = _read_input(args, args.validation) if args.validation is not None else None
-        if data_parallel is None or data_parallel.is_main:
+        if main:
             for warning in hp.warnings_for(len(train), train.report.num_distinct_entities):
                 print(f"ipinsights train: warning: {warning}", file=sys.stderr)
         model.fit(train, validation=validation, max_bad_fraction=args.max_bad_fraction)
