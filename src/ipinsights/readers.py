@@ -497,7 +497,7 @@ def _open_text(path: Path | None, name: str) -> Iterator[Iterator[str]]:
     """
     try:
         raw = open(path, "rb") if path is not None else sys.stdin.buffer  # noqa: SIM115 - closed below
-        buffered: IO[bytes] = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+        buffered: IO[bytes] = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type, type-var]  # any binary stream with readinto (a replaced stdin) works
         if buffered.peek(2)[:2] == _GZIP_MAGIC:  # type: ignore[attr-defined]
             buffered = gzip.GzipFile(fileobj=buffered)  # type: ignore[assignment]
     except OSError as exc:
