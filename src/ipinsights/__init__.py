@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
         write_attacks,
         write_dataset,
     )
+    from ipinsights.readers import FORMATS, read_log
 
 __version__ = "0.1.0"
 
@@ -36,10 +37,13 @@ _LAZY = {
     "split_by_time": "ipinsights.generate",
     "write_attacks": "ipinsights.generate",
     "write_dataset": "ipinsights.generate",
+    "FORMATS": "ipinsights.readers",
+    "read_log": "ipinsights.readers",
 }
 
 __all__ = [
     "ATTACKS",
+    "FORMATS",
     "ArtifactError",
     "ConfigError",
     "DataError",
@@ -52,6 +56,7 @@ __all__ = [
     "__version__",
     "generate_logins",
     "make_attacks",
+    "read_log",
     "split_by_time",
     "write_attacks",
     "write_dataset",
