@@ -9,8 +9,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ipinsights._version import __version__
 from ipinsights.config import HyperParameters
-from ipinsights.errors import ArtifactError, ConfigError, DataError, DeviceError, IPInsightsError
+from ipinsights.errors import (
+    ArtifactError,
+    ConfigError,
+    DataError,
+    DeviceError,
+    IPInsightsError,
+    NotFittedError,
+    TrainingDivergedError,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ipinsights.estimator import IPInsights, Scores
@@ -24,8 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
         write_dataset,
     )
     from ipinsights.readers import FORMATS, read_log
-
-__version__ = "0.1.0"
 
 _LAZY = {
     "IPInsights": "ipinsights.estimator",
@@ -51,8 +58,10 @@ __all__ = [
     "HyperParameters",
     "IPInsights",
     "IPInsightsError",
+    "NotFittedError",
     "RangeTable",
     "Scores",
+    "TrainingDivergedError",
     "__version__",
     "generate_logins",
     "make_attacks",

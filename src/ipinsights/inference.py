@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ipinsights.data import describe_bad_entity, describe_bad_ip, hash_entities, parse_csv_bytes, parse_ips
-from ipinsights.errors import IPInsightsError
+from ipinsights.errors import NotAcceptableError, RequestError, UnsupportedMediaTypeError
 
 __all__ = [
     "ACCEPT_TYPES",
@@ -38,18 +38,6 @@ __all__ = [
 CONTENT_TYPES = ("text/csv", "application/json", "application/jsonlines")
 ACCEPT_TYPES = ("application/json", "application/jsonlines", "text/csv")
 _JSONLINES_ALIASES = {"application/jsonlines", "application/x-jsonlines", "application/jsonl", "application/x-ndjson"}
-
-
-class RequestError(IPInsightsError, ValueError):
-    """The request body cannot be read as a whole (HTTP 400)."""
-
-
-class UnsupportedMediaTypeError(IPInsightsError, ValueError):
-    """The Content-Type is not one we read (HTTP 415)."""
-
-
-class NotAcceptableError(IPInsightsError, ValueError):
-    """The Accept type is not one we write (HTTP 406)."""
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ipinsights.errors import ConfigError, IPInsightsError, MissingExtraError
+from ipinsights.errors import BodyTimeoutError, ConfigError, MissingExtraError, PayloadTooLargeError
 from ipinsights.inference import (
     MediaType,
     NotAcceptableError,
@@ -103,14 +103,6 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-
-
-class PayloadTooLargeError(IPInsightsError, ValueError):
-    """The request body is above the server's payload limit (HTTP 413)."""
-
-
-class BodyTimeoutError(IPInsightsError, TimeoutError):
-    """The request body did not arrive within the server's body timeout (HTTP 408)."""
 
 
 #: Logged and counted for a client that closed its connection before its body was complete
