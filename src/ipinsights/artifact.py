@@ -75,7 +75,7 @@ def _sha256(path: Path) -> str:
 
 
 def _versions() -> dict[str, str]:
-    from ipinsights import __version__
+    from ipinsights._version import __version__
 
     return {
         "ipinsights": __version__,

@@ -399,7 +399,7 @@ _EXTRA_COMMANDS: list[tuple[str, str]] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ipinsights import __version__
+    from ipinsights._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="ipinsights",

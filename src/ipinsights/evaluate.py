@@ -697,7 +697,7 @@ def evaluate(
         )
     timings["total_seconds"] = time.perf_counter() - started
 
-    from ipinsights import __version__
+    from ipinsights._version import __version__
 
     meta: dict[str, Any] = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
