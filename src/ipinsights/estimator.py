@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 import torch
@@ -26,32 +26,12 @@ from ipinsights.data import (
 from ipinsights.errors import ArtifactError, ConfigError, DataError, DeviceError
 from ipinsights.history import EntityHistory, HistoryScore
 from ipinsights.model import DESIGNS, IPInsightsNet, check_training_memory
+from ipinsights.scoring import Scorer, Scores
 from ipinsights.train import EpochCallback, PairTensors, ValidationSet, score_pairs, train_network
 
 __all__ = ["IPInsights", "Scores", "resolve_device"]
 
 _STDOUT: Any = object()
-
-
-class Scores(NamedTuple):
-    """Scores of a batch of pairs.
-
-    Attributes:
-        dot_product: (n,) float32, the raw score (log-odds that the pair is normal).
-        known_entity: (n,) bool, whether the entity occurred in the training data.
-        entity_embedding: (n, vector_dim) float32, or ``None`` unless asked for.
-        ip_embedding: (n, vector_dim) float32, or ``None`` unless asked for.
-        score: (n,) float64, the combined score of :mod:`ipinsights.history` (higher = more
-            normal: the log-odds of a normal login given the dot product and the entity's
-            history), or ``None`` for a model without one (trained without validation data or
-            with ``history_score=False``).
-    """
-
-    dot_product: np.ndarray
-    known_entity: np.ndarray
-    entity_embedding: np.ndarray | None = None
-    ip_embedding: np.ndarray | None = None
-    score: np.ndarray | None = None
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -272,7 +252,34 @@ class IPInsights:
             raise ConfigError("this IPInsights model is not trained yet; call fit() or IPInsights.load()")
         return self.net
 
-    @torch.no_grad()
+    def scorer(self) -> Scorer:
+        """The inference path of this model (:class:`~ipinsights.scoring.Scorer`: the encoder
+        folded into tables when it is linear), built on first use and again when the weights,
+        the known entities or the history change.
+
+        Raises:
+            ConfigError: The model is not trained.
+        """
+        net = self._require_net()
+        # Parameters' version counters move with every in-place update (training, load_state_dict).
+        key = (
+            id(net),
+            sum(p._version for p in net.parameters()),
+            id(self.known_entity_hashes),
+            id(self.history),
+            id(self.history_score),
+        )
+        if getattr(self, "_scorer_key", None) != key:
+            self._scorer = Scorer(
+                net,
+                num_entity_vectors=self.hyperparameters.num_entity_vectors,
+                known_entity_hashes=self.known_entity_hashes,
+                history=self.history,
+                history_score=self.history_score,
+            )
+            self._scorer_key = key
+        return self._scorer
+
     def score_hashed(
         self,
         entity_hash: np.ndarray,
@@ -280,33 +287,24 @@ class IPInsights:
         ip_lo: np.ndarray,
         *,
         embeddings: bool = False,
-        chunk: int = 16384,
     ) -> Scores:
         """Score pairs already hashed and parsed (see :mod:`ipinsights.data`).
 
-        A pair's score can differ in the last bits (about 1e-7) with the other pairs of the
-        call: the CPU matrix-multiply kernels round a row differently by batch size and position.
+        Scores through :meth:`scorer`: with the default single encoder layer the IP encoder is
+        folded into lookup tables, which gives the network's dot products to float32 rounding
+        (about 1e-7 relative to the size of the vectors' products), not bit for bit.
 
         Returns:
-            :class:`Scores` with dot products, known-entity flags and, with ``embeddings=True``,
-            the entity and IP vectors.
+            :class:`Scores` with dot products, known-entity flags, the combined score when the
+            model has one and, with ``embeddings=True``, the entity and IP vectors.
+
+        Example:
+            >>> from ipinsights.data import hash_entities, parse_ips
+            >>> _, hi, lo = parse_ips(["10.0.0.1"])
+            >>> model.score_hashed(hash_entities(["alice"]), hi, lo).dot_product  # doctest: +SKIP
+            array([4.2], dtype=float32)
         """
-        net = self._require_net()
-        rows = entity_rows(entity_hash, self.hyperparameters.num_entity_vectors)
-        hi, lo = np.asarray(ip_hi, np.int64), np.asarray(ip_lo, np.int64)
-        # Chunks of ~16k pairs keep every temporary below glibc's mmap threshold (32 MiB), so its
-        # memory is reused instead of being mapped and zeroed afresh: 2-3x faster than 256k.
-        scored = net.score(
-            *(torch.from_numpy(a).to(self.device) for a in (rows, hi, lo)), chunk=chunk, embeddings=embeddings
-        )
-        dot = scored.dot_product.cpu().numpy()
-        entity_vectors, ip_vectors = (
-            None if t is None else t.cpu().numpy() for t in (scored.entity_vectors, scored.ip_vectors)
-        )
-        combined = None
-        if self.history is not None and self.history_score is not None:
-            combined = self.history_score(self.history.features(entity_hash, hi, lo, dot))
-        return Scores(dot, self.known_hashes(entity_hash), entity_vectors, ip_vectors, combined)
+        return self.scorer().score(entity_hash, ip_hi, ip_lo, embeddings=embeddings)
 
     def score(self, entities: Sequence[str], ips: Sequence[str]) -> np.ndarray:
         """The raw ``dot_product`` of each (entity, ip) pair: high = usual, low = anomalous.

@@ -1,0 +1,290 @@
+"""Scoring for inference: the IP encoder folded into lookup tables, pairs scored in chunks.
+
+Training needs the network as it is; scoring only needs its output. With at most one encoder
+layer (the default) the encoder is linear in its inputs:
+
+    v = W (bits_map(bits) + Σ_level T_level[row_level]) + b
+      = c + Σ_level (T_level Wᵀ)[row_level] + Σ_byte B_byte[value of the byte]
+
+where ``B_byte`` is the bits map of one byte's 8 sign features pushed through the layer (256
+rows) and ``c`` collects the biases. :class:`FoldedEncoder` computes these tables once (in
+float64, rounded to float32 at the end), so that an IPv4 address is four row gathers: the
+/8 and /16 tables and the first two bytes fold further into one 65,536-row table indexed by
+``a.b``, plus one row for each of the last two bytes (and one per hashed /24, /32 table of the
+deeper designs). No matrix product is left; the dot product with the entity vector is the only
+arithmetic. Deeper encoders cannot fold (a ReLU sits between the layers): they encode each
+distinct address of a chunk once.
+
+:class:`Scorer` is the one inference path: ``IPInsights.score_hashed`` (and so ``predict``,
+``serve``, ``evaluate`` and the Python API) score through it. It works in chunks of
+:data:`CHUNK` pairs, whose temporaries stay in cache, and adds the entity-history ``score``
+(:mod:`ipinsights.history`) chunk by chunk: its features are per-pair lookups, so a pair's
+score does not depend on the chunk it is in.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, cast
+
+import numpy as np
+import torch
+
+from ipinsights.data import entity_rows
+from ipinsights.history import EntityHistory, HistoryScore
+from ipinsights.model import IPInsightsNet, ip_features
+
+__all__ = ["CHUNK", "FoldedEncoder", "Scorer", "Scores"]
+
+#: Pairs scored at once: the chunk's (n, vector_dim) temporaries (2 MB at vector_dim=128) stay
+#: in the CPU's cache and below glibc's mmap threshold.
+CHUNK = 4096
+
+_V4_TAG = 0xFFFF
+_MASK32 = 0xFFFF_FFFF
+
+
+class Scores(NamedTuple):
+    """Scores of a batch of pairs.
+
+    Attributes:
+        dot_product: (n,) float32, the raw score (log-odds that the pair is normal).
+        known_entity: (n,) bool, whether the entity occurred in the training data.
+        entity_embedding: (n, vector_dim) float32, or ``None`` unless asked for.
+        ip_embedding: (n, vector_dim) float32, or ``None`` unless asked for.
+        score: (n,) float64, the combined score of :mod:`ipinsights.history` (higher = more
+            normal: the log-odds of a normal login given the dot product and the entity's
+            history), or ``None`` for a model without one (trained without validation data or
+            with ``history_score=False``).
+    """
+
+    dot_product: np.ndarray
+    known_entity: np.ndarray
+    entity_embedding: np.ndarray | None = None
+    ip_embedding: np.ndarray | None = None
+    score: np.ndarray | None = None
+
+
+def _is_ipv4(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    return (hi == 0) & ((lo >> 32) == _V4_TAG)
+
+
+class FoldedEncoder:
+    """A linear IP encoder (at most one layer) as lookup tables: same vectors, no matrix product.
+
+    Attributes:
+        ipv4_rows: (65536 + 512, d) float32: rows ``a.b`` (the /8 and /16 tables, the first two
+            bytes' bits and every bias), then 256 rows for the third byte and 256 for the fourth.
+        ipv4_levels: (buckets, d) float32 tables of the hashed IPv4 /24 and /32 levels, if the
+            design has them.
+        ipv6_rows: the IPv6 tables in one: each level's table, then 256 rows per byte of the top
+            64 bits, then one row of constants (biases and the IPv6 flag's weight).
+        ipv6_offsets: first row of each part of ``ipv6_rows``.
+    """
+
+    def __init__(self, net: IPInsightsNet) -> None:
+        encoder = net.ip
+        if len(encoder.layers) > 1:
+            raise ValueError(
+                f"only an encoder with at most one layer is linear and can fold; this one has {len(encoder.layers)}"
+            )
+        # float64 for the folding, so that the folded rows carry less rounding than the network's
+        # own float32 passes; rounded once at the end.
+        with torch.no_grad():
+            dim = encoder.bits.out_features
+            device = encoder.bits.weight.device
+            if len(encoder.layers):
+                layer = cast(torch.nn.Linear, encoder.layers[0])
+                w = layer.weight.detach().double()  # (d, d): v = w h + b
+                b = layer.bias.detach().double()
+            else:
+                w = torch.eye(dim, dtype=torch.float64, device=device)
+                b = torch.zeros(dim, dtype=torch.float64, device=device)
+            bits_w = encoder.bits.weight.detach().double()  # (d, 97)
+            constant = w @ encoder.bits.bias.detach().double() + b  # (d,)
+            signs = (
+                (torch.arange(256, device=device)[:, None] >> torch.arange(7, -1, -1, device=device)) & 1
+            ).double() * 2 - 1
+
+            def byte_table(column: int) -> torch.Tensor:
+                """(256, d): one byte's 8 sign features from ``column`` on, through the bits map and the layer."""
+                return signs @ (w @ bits_w[:, column : column + 8]).t()
+
+            levels = [table.detach().double() @ w.t() for table in encoder.tables]  # (buckets, d) each
+            num_levels = len(levels)
+            # IPv4: a.b indexes the /8 table (row a) and the /16 table (row a.b) exactly.
+            ab = torch.arange(65536, device=device)
+            head = constant + byte_table(0)[ab >> 8] + byte_table(8)[ab & 0xFF]
+            if num_levels >= 1:
+                head = head + levels[0][ab >> 8]
+            if num_levels >= 2:
+                head = head + levels[1][ab]
+            self.ipv4_rows = torch.cat([head, byte_table(16), byte_table(24)]).float().contiguous()
+            self.ipv4_levels = [levels[k].float().contiguous() for k in range(2, num_levels)]
+            parts = [
+                *levels,
+                *(byte_table(32 + 8 * k) for k in range(8)),
+                (constant + w @ bits_w[:, 96])[None],
+            ]
+            sizes = [len(p) for p in parts]
+            self.ipv6_offsets = torch.tensor(np.cumsum([0, *sizes[:-1]]), dtype=torch.int64, device=device)
+            self.ipv6_rows = torch.cat(parts).float().contiguous()
+        self.num_levels = num_levels
+        self.dim = dim
+
+    def ipv4_indices(self, lo: np.ndarray) -> np.ndarray:
+        """(n, 3) int64 rows of ``ipv4_rows`` for IPv4 addresses given by their low words."""
+        v4 = lo & _MASK32
+        rows = np.empty((len(lo), 3), dtype=np.int64)
+        rows[:, 0] = v4 >> 16
+        rows[:, 1] = 65536 + ((v4 >> 8) & 0xFF)
+        rows[:, 2] = 65536 + 256 + (v4 & 0xFF)
+        return rows
+
+    def encode(self, hi: torch.Tensor, lo: torch.Tensor, is_v4: np.ndarray) -> torch.Tensor:
+        """(n,) address words → (n, d) IP vectors, equal to the network's to float32 rounding."""
+        n = len(hi)
+        out = self.ipv4_rows.new_empty(n, self.dim)
+        num_v4 = int(is_v4.sum())
+        if num_v4:
+            v4 = slice(None) if num_v4 == n else torch.from_numpy(np.flatnonzero(is_v4)).to(hi.device)
+            v4_lo = lo[v4]
+            idx = torch.from_numpy(self.ipv4_indices(v4_lo.cpu().numpy())).to(hi.device)
+            vectors = torch.nn.functional.embedding_bag(idx, self.ipv4_rows, mode="sum")
+            if self.num_levels > 2:
+                features = ip_features(hi[v4], v4_lo)
+                for k, table in enumerate(self.ipv4_levels):
+                    vectors += table.index_select(0, features.levels[:, 2 + k])
+            out[v4] = vectors
+        if num_v4 < n:
+            v6 = slice(None) if num_v4 == 0 else torch.from_numpy(np.flatnonzero(~is_v4)).to(hi.device)
+            v6_hi = hi[v6]
+            features = ip_features(v6_hi, lo[v6])
+            v6_bytes = torch.stack([(v6_hi >> s) & 0xFF for s in range(56, -1, -8)], dim=1)  # (n6, 8)
+            idx = (
+                torch.cat(
+                    [
+                        features.levels[:, : self.num_levels],
+                        v6_bytes,
+                        torch.zeros(len(v6_hi), 1, dtype=torch.int64, device=hi.device),
+                    ],
+                    dim=1,
+                )
+                + self.ipv6_offsets
+            )  # (n6, levels + 9)
+            out[v6] = torch.nn.functional.embedding_bag(idx, self.ipv6_rows, mode="sum")
+        return out
+
+
+class Scorer:
+    """Scores (entity, address) pairs with a trained network, for inference.
+
+    Built once per loaded model (``IPInsights`` keeps one and rebuilds it when the weights
+    change). Thread-safe for concurrent calls: it only reads its tables.
+
+    Args:
+        net: The trained network.
+        num_entity_vectors: Rows of the entity table (hash → row).
+        known_entity_hashes: Sorted distinct entity hashes of the training data.
+        history, history_score: The entity history and its combined score, or ``None``.
+        fold: Fold the encoder when it is linear (``False``: run the network, for comparison).
+        chunk: Pairs per chunk.
+
+    Example:
+        >>> from ipinsights.model import IPInsightsNet
+        >>> net = IPInsightsNet(100, 8, 1)
+        >>> scorer = Scorer(net, num_entity_vectors=100, known_entity_hashes=np.zeros(0, np.uint64))
+        >>> scorer.folded
+        True
+        >>> scorer.score(np.array([7], np.uint64), np.array([0]), np.array([0xFFFF_0A000001])).dot_product.shape
+        (1,)
+    """
+
+    def __init__(
+        self,
+        net: IPInsightsNet,
+        *,
+        num_entity_vectors: int,
+        known_entity_hashes: np.ndarray,
+        history: EntityHistory | None = None,
+        history_score: HistoryScore | None = None,
+        fold: bool = True,
+        chunk: int = CHUNK,
+    ) -> None:
+        self.net = net
+        self.entity = net.entity.detach()
+        self.num_entity_vectors = num_entity_vectors
+        self.known_entity_hashes = known_entity_hashes
+        self.history = history if history_score is not None else None
+        self.history_score = history_score if history is not None else None
+        self.folded_encoder = FoldedEncoder(net) if fold and len(net.ip.layers) <= 1 else None
+        self.chunk = chunk
+
+    @property
+    def folded(self) -> bool:
+        """Whether the encoder is folded into tables (a linear encoder and ``fold=True``)."""
+        return self.folded_encoder is not None
+
+    def known(self, entity_hash: np.ndarray) -> np.ndarray:
+        """Whether each entity hash occurred in the training data, (n,) bool."""
+        known = self.known_entity_hashes
+        if not len(known):
+            return np.zeros(len(entity_hash), dtype=bool)
+        pos = np.minimum(np.searchsorted(known, entity_hash), len(known) - 1)
+        return known[pos] == entity_hash
+
+    @torch.no_grad()
+    def score(
+        self, entity_hash: np.ndarray, ip_hi: np.ndarray, ip_lo: np.ndarray, *, embeddings: bool = False
+    ) -> Scores:
+        """Score pairs already hashed and parsed (see :mod:`ipinsights.data`).
+
+        Args:
+            entity_hash: (n,) uint64 entity hashes.
+            ip_hi, ip_lo: (n,) int64 address words (IPv4 as ``::ffff:a.b.c.d``).
+            embeddings: Also return the entity and IP vectors.
+
+        Returns:
+            :class:`Scores`: dot products (float32, equal to the network's to float32
+            rounding), known-entity flags, the combined ``score`` when the model has one, and
+            with ``embeddings=True`` the vectors.
+        """
+        entity_hash = np.asarray(entity_hash, dtype=np.uint64)
+        hi, lo = np.asarray(ip_hi, dtype=np.int64), np.asarray(ip_lo, dtype=np.int64)
+        n, dim = len(entity_hash), self.entity.shape[1]
+        dot = np.empty(n, dtype=np.float32)
+        combined = np.empty(n, dtype=np.float64) if self.history_score is not None else None
+        entity_vectors = np.empty((n, dim), dtype=np.float32) if embeddings else None
+        ip_vectors = np.empty((n, dim), dtype=np.float32) if embeddings else None
+        for start in range(0, n, self.chunk):
+            part = slice(start, min(start + self.chunk, n))
+            e, v = self._vectors(entity_hash[part], hi[part], lo[part])
+            if entity_vectors is not None and ip_vectors is not None:
+                entity_vectors[part] = e.cpu().numpy()
+                ip_vectors[part] = v.cpu().numpy()
+            # Multiply in place and sum: 2.5x faster than bmm of (chunk, 1, d) by (chunk, d, 1).
+            dot[part] = v.mul_(e).sum(dim=1).cpu().numpy()  # (chunk,)
+            if combined is not None:
+                assert self.history is not None and self.history_score is not None
+                features = self.history.features(entity_hash[part], hi[part], lo[part], dot[part])
+                combined[part] = self.history_score(features)
+        return Scores(dot, self.known(entity_hash), entity_vectors, ip_vectors, combined)
+
+    def _vectors(
+        self, entity_hash: np.ndarray, hi: np.ndarray, lo: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (n, d) entity and IP vectors of one chunk."""
+        device = self.entity.device
+        rows = torch.from_numpy(entity_rows(entity_hash, self.num_entity_vectors)).to(device)
+        e = torch.nn.functional.embedding(rows, self.entity)
+        t_hi, t_lo = torch.from_numpy(hi).to(device), torch.from_numpy(lo).to(device)
+        if self.folded_encoder is not None:
+            return e, self.folded_encoder.encode(t_hi, t_lo, _is_ipv4(hi, lo))
+        # A deep encoder: each distinct address of the chunk once (logs repeat addresses).
+        keys = np.stack([hi, lo], axis=1)
+        distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
+        if len(distinct) < len(keys):
+            d_hi = torch.from_numpy(np.ascontiguousarray(distinct[:, 0])).to(device)
+            d_lo = torch.from_numpy(np.ascontiguousarray(distinct[:, 1])).to(device)
+            vectors = self.net.embed_ips(d_hi, d_lo)
+            return e, vectors.index_select(0, torch.from_numpy(inverse.reshape(-1)).to(device))
+        return e, self.net.embed_ips(t_hi, t_lo)
