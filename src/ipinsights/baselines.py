@@ -36,7 +36,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from ipinsights.data import Pairs, is_ipv4, pairs_from_columns
-from ipinsights.errors import ConfigError, DataError
+from ipinsights.errors import ConfigError, DataError, NotFittedError
 
 __all__ = [
     "BackoffBaseline",
@@ -229,7 +229,7 @@ class _Fitted:
 
     def _query_users(self, pairs: Pairs) -> np.ndarray:
         if self._users is None:
-            raise ConfigError(f"the {self.name} baseline is not fitted yet; call fit(train) first")
+            raise NotFittedError(f"the {self.name} baseline is not fitted yet; call fit(train) first")
         return self._users.lookup([_signed(pairs.entity_hash)])
 
     def __repr__(self) -> str:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, TextIO
 import torch
 
 from ipinsights.config import HyperParameters
+from ipinsights.errors import TrainingDivergedError
 from ipinsights.kernels import choose_mix, draw_candidates, split_batch, step_gradients
 from ipinsights.metrics import (
     batch_lines,
@@ -297,7 +298,7 @@ def train_network(
         One metrics dict per completed epoch.
 
     Raises:
-        FloatingPointError: The loss became NaN or infinite.
+        TrainingDivergedError: The loss became NaN or infinite (a FloatingPointError).
     """
     _keep_freed_memory()
     device = train.entity_rows.device
@@ -418,13 +419,13 @@ def _means(
     """(mean loss, accuracy) from (loss, correct) sums over ``pairs`` pairs of all workers.
 
     Raises:
-        FloatingPointError: The loss is NaN or infinite.
+        TrainingDivergedError: The loss is NaN or infinite (a FloatingPointError).
     """
     if data_parallel is not None:
         sums = data_parallel.sum(sums)
     loss_sum, correct = sums.tolist()
     if not math.isfinite(loss_sum):
-        raise FloatingPointError(
+        raise TrainingDivergedError(
             f"training diverged in epoch {epoch} (by batch {batch + 1}): the loss is {loss_sum}; "
             f"lower learning_rate (now {hp.learning_rate:g})"
         )

@@ -38,7 +38,7 @@ from typing import Any
 import optuna
 from optuna.storages import BaseStorage
 
-from ipinsights.errors import ConfigError, IPInsightsError
+from ipinsights.errors import ConfigError, DiskFullError
 
 __all__ = [
     "EXIT_DISK_FULL",
@@ -246,10 +246,6 @@ EXIT_DISK_FULL = 75
 _DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 #: How disk-full errors read when a library wraps them (safetensors: "... (os error 28)").
 _DISK_FULL_TEXT = re.compile(r"No space left on device|Disk quota exceeded|os error (28|122)\b")
-
-
-class DiskFullError(IPInsightsError, OSError):
-    """The disk (or the quota) holding the job is full; the job can resume once space is freed."""
 
 
 def is_disk_full(exc: BaseException | None) -> bool:

@@ -36,7 +36,7 @@ from typing import Any, TextIO
 import optuna
 
 from ipinsights.config import HyperParameters
-from ipinsights.errors import IPInsightsError
+from ipinsights.errors import IPInsightsError, TrainingDivergedError
 from ipinsights.tune._config import EarlyStoppingType, TuningJobConfig
 from ipinsights.tune._early_stopping import MedianRulePruner
 from ipinsights.tune._storage import EXIT_DISK_FULL, is_disk_full, open_storage, pid_alive
@@ -199,7 +199,7 @@ def _train(spec: TrialSpec, log: TextIO, trial_dir: Path) -> int:
                     f"the trainer did not report the objective metric {metric} (it reported {', '.join(metrics)})"
                 )
             if not math.isfinite(value):
-                raise FloatingPointError(f"{metric} is {value} after epoch {epoch}")
+                raise TrainingDivergedError(f"{metric} is {value} after epoch {epoch}")
             trial.report(float(value), epoch)
             if epoch < hp.epochs and trial.should_prune():
                 state["stopped_by"] = "Hyperband" if config.hyperband is not None else "EarlyStopping"
