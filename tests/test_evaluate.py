@@ -203,3 +203,52 @@ def test_the_evaluate_command_explains_a_malformed_attack_option(small_data, tmp
     assert "ipinsights: error: --attack expects NAME=PATH, got 'attack.csv'" in capsys.readouterr().err
     assert cli.main([*args, "--attack", f"far={tmp_path / 'missing.csv'}"]) == 2
     assert f"--attack far {tmp_path / 'missing.csv'}: no such file or directory" in capsys.readouterr().err
+
+
+def test_the_evaluate_command_without_attack_files_makes_them_from_the_logs_and_says_who_wins(
+    small_data, tmp_path
+):
+    model_dir = tmp_path / "model"
+    IPInsights(**SMALL_HP, seed=0).fit(small_data["train"], log=None).save(model_dir)
+    normal = write_csv(tmp_path / "normal.csv", make_logins(60, 5, seed=9))
+    result = run_cli(
+        "evaluate", "--model-dir", str(model_dir), "--normal", str(normal), "--train", str(small_data["train"]),
+        "--attack-seed", "3", "--attack-rows", "500", "--out", str(tmp_path / "out"), "--no-plots",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "attack sets made from" in result.stderr and "--attack-seed 3" in result.stderr
+    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    built = data["attack_sets_from_logs"]
+    assert built["seed"] == 3 and [s["name"] for s in built["sets"]] == [a["name"] for a in data["attacks"]]
+    assert [a["name"] for a in data["attacks"]] == [
+        "nearby_24",
+        "nearby_16",
+        "other_users",
+        "random_range",
+        "random_ipv4",
+    ]
+    assert all(a["rows"] == 500 for a in data["attacks"])
+    # One plain verdict per attack set, consistent with the table's numbers.
+    for verdict, attack in zip(data["verdicts"], data["attacks"], strict=True):
+        model = next(r for r in attack["results"] if r["scorer"] == MODEL)
+        assert verdict["attack"] == attack["name"] and verdict["model_auc"] == model["roc_auc"]
+        assert verdict["model_wins_auc"] == (model["roc_auc"] >= verdict["best_baseline_auc"])
+        assert verdict["text"].split(":")[0] in result.stdout
+    # The thresholds are rules on predict's field that flag at most the budget of normal logins.
+    at_1 = data["thresholds"][0]
+    assert at_1["target_fpr"] == 0.01 and at_1["fpr"] <= 0.01
+    assert (
+        at_1["rule"] == f"flag when {at_1['field']} < {at_1['flag_below']:.6g}"
+        and at_1["rule"] in result.stdout
+    )
+    scores = IPInsights.load(model_dir).score_hashed(*_hashed(normal))
+    field = scores.score if at_1["field"] == "score" else scores.dot_product
+    assert (field < at_1["flag_below"]).mean() <= 0.01
+
+
+def _hashed(path):
+    from ipinsights.data import read_pairs
+
+    pairs = read_pairs(path)
+    return pairs.entity_hash, pairs.ip_hi, pairs.ip_lo

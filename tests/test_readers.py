@@ -462,3 +462,15 @@ def test_warn_train_on_a_small_log_with_the_default_batch_prints_the_fix(tmp_pat
         "ipinsights train: warning: mini_batch_size=10000 gives 1 step per epoch on 200 rows (fewer than 100 "
         "steps: the model barely trains); set --hp mini_batch_size=2 or lower"
     ) in result.stderr
+
+
+def test_the_python_api_reads_a_log_format_and_fits_on_it(tmp_path):
+    import ipinsights
+
+    log = _sshd_log(tmp_path / "auth.log", 200)
+    pairs = ipinsights.read_log(log, format="sshd", warn=io.StringIO())
+    assert len(pairs) == 200 and pairs.report.num_distinct_entities == 8 and pairs.report.num_ipv6_rows == 40
+    model = ipinsights.IPInsights(num_entity_vectors=16, vector_dim=8, epochs=1, mini_batch_size=20)
+    model.fit(pairs, log=None, progress=False)
+    assert model.known_entities(["user3", "nobody"]).tolist() == [True, False]
+    assert "sshd" in ipinsights.FORMATS and "parquet" in ipinsights.FORMATS

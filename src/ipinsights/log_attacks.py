@@ -236,7 +236,7 @@ def make_log_attacks(
     *,
     seed: int = 0,
     names: tuple[str, ...] | list[str] = LOG_ATTACKS,
-    source: str = "the training logs",
+    source: str | None = None,
 ) -> dict[str, LogAttack]:
     """Build attack sets from the training and normal logins (see the module docstring).
 
@@ -246,7 +246,7 @@ def make_log_attacks(
         n: Rows per set.
         seed: Each set draws from its own stream of this seed.
         names: Which sets, from :data:`LOG_ATTACKS`.
-        source: Where the logins came from, for each set's report.
+        source: Where the logins came from, for each set's report (default: the training source).
 
     Returns:
         ``{name: LogAttack}`` in the order of ``names``.
@@ -282,7 +282,7 @@ def make_log_attacks(
                 else _nearby(name.removeprefix("nearby_"), victims)
             )
             entity, hi, lo = _draw_until_free(name, victims, n, rng, propose)
-        label = f"{name} from {source} (seed {seed})"
+        label = f"{name} from {source or train.report.source} (seed {seed})"
         report = ReadReport(
             source=label,
             num_rows=len(entity),
