@@ -5,7 +5,8 @@
 Trains each design with the example's hyperparameters on the same generated data (the public
 example's generator, built-in range table), and reports validation:discriminator_auc after every
 epoch, ROC AUC of test logins vs each attack set (anomaly score = -dot_product) and training
-throughput. Results go to stdout (a Markdown table) and benchmarks/results/encoder_designs.json.
+throughput. Results go to stdout (a Markdown table) and, with --save, benchmarks/results/encoder_designs.json (the committed results; --out PATH
+for elsewhere). By default nothing is written.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=list(DESIGNS))
-    parser.add_argument("--out", default="benchmarks/results/encoder_designs.json")
+    parser.add_argument(
+        "--save", action="store_true", help="write benchmarks/results/encoder_designs.json (the committed results)"
+    )
+    parser.add_argument("--out", default=None, help="write the JSON results here (default: print only)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="ipinsights-designs-"))
@@ -60,8 +64,10 @@ def main() -> None:
             row[f"auc_{name}"] = float(roc_auc_score(labels, np.r_[normal, attack]))
         results.append(row)
         print(json.dumps(row), flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
+    out = args.out or ("benchmarks/results/encoder_designs.json" if args.save else None)
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
     print("\n| design | validation AUC by epoch | test vs random_range AUC | test vs nearby_ranges AUC | pairs/s |")
     print("|---|---|---|---|---|")
     for r in results:

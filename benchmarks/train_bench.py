@@ -22,7 +22,8 @@ Throughput is reported for the epochs after the first ("steady": the first pays 
 memory the process touches for the first time) and over all epochs. ``pairs/CPU-s`` divides by
 the process's CPU time instead of wall time: on a machine shared with other work it shows the
 cost of a pair when the wall-clock figure is diluted by the load (noted with each row).
-Results: a table on stdout and ``benchmarks/results/train.json``.
+Results: a table on stdout; with ``--save`` also ``benchmarks/results/train.json`` (``parse.json``
+with ``--parsing-only``: the committed results), with ``--out PATH`` anywhere else. By default nothing is written.
 """
 
 from __future__ import annotations
@@ -270,7 +271,12 @@ def main() -> None:
     parser.add_argument(
         "--parsing-only", action="store_true", help="measure only CSV reading (write --out with no training results)"
     )
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "train.json"))
+    parser.add_argument(
+        "--save",
+        action="store_true",
+        help="write benchmarks/results/train.json (--parsing-only: parse.json), the committed results",
+    )
+    parser.add_argument("--out", default=None, help="write the JSON results here (default: print only)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--parse-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -333,8 +339,12 @@ def main() -> None:
                 ),
                 flush=True,
             )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(
+    committed = ROOT / "benchmarks" / "results" / ("parse.json" if args.parsing_only else "train.json")
+    out = Path(args.out) if args.out else committed if args.save else None
+    if out is None:
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
         json.dumps(
             {
                 "command": " ".join(sys.argv),

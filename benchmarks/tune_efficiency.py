@@ -14,7 +14,8 @@ same five ranges. Reported, median and spread (min..max) over the seeds:
 - Hyperband: its best against the best of the full-budget strategies on the same seed (target:
   within 0.002) and its epochs as a share of Random's (target: at most 40 %).
 
-Writes ``benchmarks/results/tune_efficiency.{md,json,png}`` and prints the Markdown table.
+Prints the Markdown table; with ``--save`` also writes ``benchmarks/results/tune_efficiency.{md,json,png}``
+(the committed results). By default nothing is written.
 """
 
 from __future__ import annotations
@@ -214,21 +215,24 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--data-seed", type=int, default=11)
     parser.add_argument(
-        "--report-only", action="store_true", help="redo the table and plot from the saved JSON"
+        "--report-only", action="store_true", help="redo the table (and, with --save, the plot) from the saved JSON"
+    )
+    parser.add_argument(
+        "--save", action="store_true", help="write benchmarks/results/tune_efficiency.{md,json,png} (committed)"
     )
     args = parser.parse_args()
     if args.report_only:
         saved = json.loads((RESULTS / "tune_efficiency.json").read_text())
-        args = argparse.Namespace(**{**vars(args), **saved["args"]})
+        args = argparse.Namespace(**{**vars(args), **saved["args"], "save": args.save})
         table, _ = report(saved["runs"], args)
         print(table)
-        (RESULTS / "tune_efficiency.md").write_text(table + "\n")
-        plot(saved["runs"], RESULTS / "tune_efficiency.png")
+        if args.save:
+            (RESULTS / "tune_efficiency.md").write_text(table + "\n")
+            plot(saved["runs"], RESULTS / "tune_efficiency.png")
         return
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -243,6 +247,9 @@ def main() -> None:
                 )
     table, targets = report(runs, args)
     print(table)
+    if not args.save:
+        return
+    RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "tune_efficiency.md").write_text(table + "\n")
     (RESULTS / "tune_efficiency.json").write_text(
         json.dumps({"args": vars(args), "targets": targets, "runs": runs}, indent=1, default=float)
