@@ -1,12 +1,30 @@
 #!/usr/bin/env bash
-# Set everything up on a fresh clone and run the whole test suite.
-#   bash scripts/test.sh [pytest arguments]
+# Set everything up on a fresh clone, then check: ruff (lint), mypy (src/), and pytest (the
+# tests and the docstring examples in src/ipinsights).
+#   bash scripts/test.sh [--fast] [pytest arguments]
+# --fast leaves out the tests marked slow (real servers, PostgreSQL, subprocess trainings,
+# tuning jobs, fresh installs) and does not start PostgreSQL: a few minutes instead of ~11.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+fast=0
+if [ "${1:-}" = "--fast" ]; then
+    fast=1
+    shift
+fi
 bash scripts/bootstrap.sh
-bash scripts/postgres.sh  # a real PostgreSQL server for the distributed-tuning tests
+if [ "$fast" -eq 0 ]; then
+    bash scripts/postgres.sh  # a real PostgreSQL server for the distributed-tuning tests
+fi
+echo "test.sh: ruff check"
+.venv/bin/ruff check .
+echo "test.sh: mypy src"
+.venv/bin/mypy src
+marker=()
+if [ "$fast" -eq 1 ]; then
+    marker=(-m "not slow")
+fi
 set +e
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest "${marker[@]}" "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

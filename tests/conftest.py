@@ -1,4 +1,10 @@
-"""Shared fixtures: small, seeded login data sets written as headerless entity,ip CSV."""
+"""Shared fixtures: small, seeded login data sets written as headerless entity,ip CSV.
+
+Also the ``slow`` marker (``scripts/test.sh --fast`` leaves those tests out): a test is slow when
+it uses a fixture that starts something heavy (a real PostgreSQL server, real HTTP servers,
+tuning jobs of the real trainer, fresh virtual environments, multi-process training), or when
+its module or the test itself is marked ``pytest.mark.slow``. Every module keeps quick tests.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+#: Fixtures whose setup alone takes seconds to minutes; every test using one is ``slow``.
+SLOW_FIXTURES = frozenset(
+    {
+        "postgres_url",  # test_tune_postgres: a real PostgreSQL server
+        "servers",  # test_serve: two real `ipinsights serve` processes (and all that use them)
+        "strict",
+        "lenient",
+        "strict_client",
+        "guarded",
+        "bare",  # test_extras: a fresh virtual environment with pip installs
+        "sdk_job",  # test_tune_sdk: SageMaker SDK requests run as tuning jobs of the real trainer
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def make_logins(num_users: int, rows_per_user: int, seed: int, *, ipv6_users: int = 0) -> list[tuple[str, str]]:
