@@ -895,6 +895,15 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
         metavar="DIR",
         help="where to write report.json and the PNGs (default: %(default)s)",
     )
+    p.add_argument(
+        "--target-fpr",
+        action="append",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="a false-alarm budget to give the operating point and threshold of, as a share of normal logins "
+        "(repeatable; the first one is the verdicts'; default: 0.01 and 0.1)",
+    )
     p.add_argument("--no-plots", action="store_true", help="skip the PNGs (default: off)")
     p.add_argument(
         "--device", default="cpu", help="auto, cpu or cuda, for scoring with the model (default: %(default)s)"
@@ -957,6 +966,12 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--attack {clashes[0]} has the name of an attack set made from the logs; rename it"
         )
+    fprs = tuple(args.target_fpr) if args.target_fpr else DEFAULT_FPRS
+    for f in fprs:
+        if not 0.0 < f < 1.0:
+            raise ConfigError(
+                f"--target-fpr is a share of normal logins in (0, 1), got {f:g} (e.g. --target-fpr 0.01)"
+            )
     model = IPInsights.load(args.model_dir, device=args.device)
     fields = {"entity_field": args.entity_field, "ip_field": args.ip_field}
     if sets:
@@ -971,6 +986,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             seed=args.attack_seed,
             attacks=attacks,
             ranges=args.ranges,
+            target_fprs=fprs,
         )
         built = report.meta["attack_sets_from_logs"]
         print(
@@ -984,7 +1000,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             from ipinsights.readers import read_log
 
             normal, train = (read_log(path, args.format, **fields) for path in (args.normal, args.train))
-        report = evaluate(model, normal, attacks, train, args.ranges)
+        report = evaluate(model, normal, attacks, train, args.ranges, target_fprs=fprs)
     report.meta["model"]["model_dir"] = str(args.model_dir)
     report.print()
     written = report.write(args.out, plots=not args.no_plots)
