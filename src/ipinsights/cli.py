@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -228,58 +227,89 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
         "predict",
         help="score entity,ip pairs from a file (batch transform)",
         description="Score every input row with a trained model, in input order. A bad row gives an "
-        "error record (with its row number and reason) and the other rows are still scored.",
+        "error record (with its row number and reason) and the other rows are still scored. CSV and "
+        "JSON Lines input stream through in chunks (memory stays flat; .gz in and out); the output "
+        "file appears, whole, only when the run succeeds.",
         formatter_class=_Formatter,
     )
     p.add_argument("--model-dir", required=True, help="a model directory written by ipinsights train")
-    p.add_argument("--input", required=True, help="input file, or - for stdin")
-    p.add_argument("--output", default="-", help="output file, or - for stdout")
+    p.add_argument("--input", required=True, help="input file (.gz read by its magic bytes), or - for stdin")
+    p.add_argument("--output", default="-", help="output file (a name ending .gz is gzip-compressed), or - for stdout")
     p.add_argument("--content-type", default="text/csv", choices=CONTENT_TYPES, help="input format")
     p.add_argument("--accept", default="application/jsonlines", choices=ACCEPT_TYPES, help="output format")
     p.add_argument("--verbose", action="store_true", help="add entity_embedding and ip_embedding to each prediction")
+    p.add_argument("--with-input", action="store_true", help="carry each row's entity and ip into its prediction (JSON: \"entity\", \"ip\" first; CSV: two leading columns)")
+    p.add_argument("--flag-below", type=float, default=None, metavar="VALUE", help="add flagged: true where the model's score (dot_product for a model without one) is below VALUE, e.g. a threshold from ipinsights evaluate's report")
+    p.add_argument("--flag-fpr", type=float, default=None, metavar="FRACTION", help="like --flag-below, with the threshold that flags this fraction of the --reference file's rows (a false-positive budget, e.g. 0.01)")
+    p.add_argument("--reference", default=None, metavar="PATH", help="normal logins (entity,ip CSV) that --flag-fpr measures the threshold on")
+    p.add_argument("--only-flagged", action="store_true", help="write only flagged rows (and error records); needs --flag-below or --flag-fpr")
+    p.add_argument("--threads", default="auto", metavar="N|auto", help="worker processes for an input file of 16 MB or more, else PyTorch threads; auto: every core when the machine is otherwise idle, else 1 (as train); OMP_NUM_THREADS, when set, wins over auto")
     p.add_argument("--device", default="cpu", help="auto, cpu or cuda")
     _add_format_arguments(p)
     p.set_defaults(run=_run_predict)
 
 
+#: Input files at least this large are scored by worker processes when --threads allows several.
+_WORKER_INPUT_BYTES = 16 << 20
+
+
 def _run_predict(args: argparse.Namespace) -> int:
     from ipinsights.estimator import IPInsights
-    from ipinsights.inference import MediaType, format_predictions, parse_request
+    from ipinsights.inference import MediaType
+    from ipinsights.predict import AtomicOutput, PredictOptions, predict_stream, reference_threshold
 
     if args.output != "-":
         _check_output(Path(args.output))  # before the scoring work, not after
+    if args.flag_below is not None and args.flag_fpr is not None:
+        raise ConfigError("give --flag-below or --flag-fpr, not both")
+    if args.flag_fpr is not None and args.reference is None:
+        raise ConfigError("--flag-fpr needs --reference PATH, a file of normal logins to measure the budget on")
+    if args.only_flagged and args.flag_below is None and args.flag_fpr is None:
+        raise ConfigError("--only-flagged needs a threshold: --flag-below VALUE or --flag-fpr FRACTION --reference PATH")
+    threads = choose_threads(args.threads)
     model = IPInsights.load(args.model_dir, device=args.device)
-    if args.format != "csv":
-        request = _log_request(args)
-    elif args.input == "-":
-        body = sys.stdin.buffer.read()
-    else:
+    flag_below = args.flag_below
+    if args.flag_fpr is not None:
+        flag_below, field, num_reference = reference_threshold(model, args.reference, args.flag_fpr)
+        print(f"ipinsights: flagging {field} < {flag_below:.6g} (flags {100 * args.flag_fpr:g} % of the {num_reference:,} reference rows at most)", file=sys.stderr)
+    parsed = _log_request(args) if args.format != "csv" else None
+    workers = 1
+    if threads is not None and threads > 1 and parsed is None and args.input != "-" and args.content_type != "application/json":
         try:
-            body = Path(args.input).read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"--input {args.input}: cannot read ({exc.strerror})") from None
-    if args.format == "csv":
-        request = parse_request(_decompressed(body, args.input), args.content_type)
-    scores = model.score_hashed(request.entity_hash, request.ip_hi, request.ip_lo, embeddings=args.verbose)
-    data = format_predictions(
-        scores.dot_product,
-        scores.known_entity,
+            big = os.path.getsize(args.input) >= _WORKER_INPUT_BYTES
+        except OSError:
+            big = False
+        workers = threads if big else 1
+    use_threads(1 if workers > 1 else threads)
+    options = PredictOptions(
         MediaType(args.accept, args.verbose),
-        ok=request.ok,
-        row=request.row,
-        errors=request.errors,
-        entity_embedding=scores.entity_embedding,
-        ip_embedding=scores.ip_embedding,
-        score=scores.score,
+        with_input=args.with_input,
+        flag_below=flag_below,
+        only_flagged=args.only_flagged,
+        compress=args.output != "-" and args.output.endswith(".gz"),
     )
-    if args.output == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-    else:
-        _write_output(Path(args.output), data)
-    bad = len(request.errors)
-    if bad:
-        print(f"ipinsights: {bad} of {len(request)} rows could not be scored (first: {request.first_error()})", file=sys.stderr)
+    output = AtomicOutput(args.output)
+    try:
+        summary = predict_stream(
+            model,
+            args.input,
+            output,
+            content_type=args.content_type,
+            options=options,
+            workers=workers,
+            model_dir=args.model_dir,
+            device=args.device,
+            parsed=parsed,
+            progress=sys.stderr.isatty(),
+        )
+        output.commit()
+    except BaseException:
+        output.discard()
+        raise
+    if summary.num_bad:
+        print(f"ipinsights: {summary.num_bad} of {summary.num_rows} rows could not be scored (first: {summary.first_error})", file=sys.stderr)
+    if flag_below is not None:
+        print(f"ipinsights: {summary.num_flagged} of {summary.num_rows} rows flagged", file=sys.stderr)
     return 0
 
 
@@ -303,30 +333,16 @@ def _log_request(args: argparse.Namespace) -> ParsedRequest:
     for bad in columns.bad_rows[:1]:
         print(f"ipinsights: {columns.num_bad_rows} {columns.unit}s could not be read (first: {bad.source} {columns.unit} {bad.line}: {bad.reason})", file=sys.stderr)
     entities = [e.strip() for e in columns.entities]
-    ok, ip_hi, ip_lo = parse_ips([ip.strip() for ip in columns.ips])
-    errors = {i: describe_bad_ip(columns.ips[i].strip()) for i in np.flatnonzero(~ok).tolist()}
+    ips = [ip.strip() for ip in columns.ips]
+    ok, ip_hi, ip_lo = parse_ips(ips)
+    errors = {i: describe_bad_ip(ips[i]) for i in np.flatnonzero(~ok).tolist()}
     for i, entity in enumerate(entities):
         reason = "empty entity" if not entity else describe_bad_entity(entity)
         if reason is not None and i not in errors:
             errors[i] = reason
     ok[list(errors)] = False
-    return ParsedRequest(hash_entities(entities), ip_hi, ip_lo, ok, np.frombuffer(columns.lines, dtype=np.int64).copy(), errors)
-
-
-_GZIP_MAGIC = b"\x1f\x8b"
-
-
-def _decompressed(body: bytes, source: str) -> bytes:
-    """The body, gunzipped when it is gzip (by its magic bytes: CSV and JSON text never start so)."""
-    if not body.startswith(_GZIP_MAGIC):
-        return body
-    import gzip
-    import zlib
-
-    try:
-        return gzip.decompress(body)
-    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-        raise ConfigError(f"--input {source}: looks like gzip but cannot be decompressed ({exc})") from None
+    lines = np.frombuffer(columns.lines, dtype=np.int64).copy()
+    return ParsedRequest(hash_entities(entities), ip_hi, ip_lo, ok, lines, errors, entities, ips)
 
 
 def _check_output(path: Path) -> None:
@@ -334,39 +350,6 @@ def _check_output(path: Path) -> None:
         raise ConfigError(f"--output {path}: is a directory; give a file name (e.g. {path / 'predictions.jsonl'})")
     if not path.parent.is_dir():
         raise ConfigError(f"--output {path}: the folder {path.parent} does not exist; create it first")
-
-
-def _write_output(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves the previous file whole.
-
-    A regular file (or a new one) is written to a temporary file next to it, fsynced and renamed
-    over it; a device or pipe (``/dev/stdout``), which cannot be replaced, is written directly.
-    """
-    where = f"--output {path}"
-    try:
-        if path.exists() and not path.is_file():
-            with path.open("wb") as fh:
-                fh.write(data)
-            return
-        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed earlier run
-            stale.unlink(missing_ok=True)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot write ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(fh.fileno(), 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
-        os.replace(name, path)
-    except BaseException as exc:
-        Path(name).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ConfigError(f"{where}: cannot write ({exc.strerror or exc}); the previous file is unchanged") from None
-        raise
 
 
 # -- generate ---------------------------------------------------------------------------------

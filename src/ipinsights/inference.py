@@ -37,7 +37,12 @@ __all__ = [
 
 CONTENT_TYPES = ("text/csv", "application/json", "application/jsonlines")
 ACCEPT_TYPES = ("application/json", "application/jsonlines", "text/csv")
-_JSONLINES_ALIASES = {"application/jsonlines", "application/x-jsonlines", "application/jsonl", "application/x-ndjson"}
+_JSONLINES_ALIASES = {
+    "application/jsonlines",
+    "application/x-jsonlines",
+    "application/jsonl",
+    "application/x-ndjson",
+}
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,9 @@ def parse_media_type(value: str | None, *, allowed: tuple[str, ...], default: st
             return MediaType(media, verbose)
     if what == "Accept":
         raise NotAcceptableError(f"Accept {value!r} is not supported; use one of: {', '.join(allowed)}")
-    raise UnsupportedMediaTypeError(f"Content-Type {value!r} is not supported; use one of: {', '.join(allowed)}")
+    raise UnsupportedMediaTypeError(
+        f"Content-Type {value!r} is not supported; use one of: {', '.join(allowed)}"
+    )
 
 
 @dataclass
@@ -90,6 +97,8 @@ class ParsedRequest:
         ok: (n,) bool, whether the row can be scored.
         row: (n,) int64 1-based row number (the line number for CSV and JSON Lines input).
         errors: reason of each bad row, by index.
+        entity_text, ip_text: with ``keep_text=True``, each row's entity and IP as given
+            (for good rows; ``None`` otherwise).
     """
 
     entity_hash: np.ndarray
@@ -98,9 +107,25 @@ class ParsedRequest:
     ok: np.ndarray
     row: np.ndarray
     errors: dict[int, str] = field(default_factory=dict)
+    entity_text: list[str] | None = None
+    ip_text: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.ok)
+
+    def take(self, rows: slice, *, first_row: int = 0) -> ParsedRequest:
+        """The rows in ``rows`` (a slice) as a request of their own, row numbers moved by ``first_row``."""
+        start, stop, _ = rows.indices(len(self))
+        return ParsedRequest(
+            self.entity_hash[rows],
+            self.ip_hi[rows],
+            self.ip_lo[rows],
+            self.ok[rows],
+            self.row[rows] + first_row,
+            {i - start: reason for i, reason in self.errors.items() if start <= i < stop},
+            None if self.entity_text is None else self.entity_text[rows],
+            None if self.ip_text is None else self.ip_text[rows],
+        )
 
     def first_error(self) -> str | None:
         if not self.errors:
@@ -155,7 +180,7 @@ def _from_instances(instances: list[object], rows: np.ndarray, errors: dict[int,
     for bad in np.flatnonzero(ok & ~ip_ok).tolist():
         errors[bad] = describe_bad_ip(ips[bad])
     ok &= ip_ok
-    return ParsedRequest(hash_entities(entities), hi, lo, ok, rows, errors)
+    return ParsedRequest(hash_entities(entities), hi, lo, ok, rows, errors, entities, ips)
 
 
 def _brief(exc: Exception) -> str:
@@ -169,12 +194,13 @@ def _brief(exc: Exception) -> str:
     return str(exc)[:200]
 
 
-def parse_request(body: bytes, content_type: str) -> ParsedRequest:
+def parse_request(body: bytes, content_type: str, *, keep_text: bool = False) -> ParsedRequest:
     """Parse a request body of a supported content type into rows.
 
     Args:
         body: The raw body.
         content_type: One of :data:`CONTENT_TYPES` (already normalised).
+        keep_text: Also keep each row's entity and IP text (to echo them in the output).
 
     Returns:
         Every row, in order, with per-row errors.
@@ -186,13 +212,25 @@ def parse_request(body: bytes, content_type: str) -> ParsedRequest:
     if not body.strip():
         raise RequestError("the request body is empty; send at least one entity,ip row")
     if content_type == "text/csv":
-        parsed = parse_csv_bytes(body)
+        parsed = parse_csv_bytes(body, keep_text=keep_text)
         row_errors = {int(i): parsed.reason(int(i)) for i in np.flatnonzero(parsed.error != 0)}
-        return ParsedRequest(parsed.entity_hash, parsed.ip_hi, parsed.ip_lo, parsed.error == 0, parsed.line, row_errors)
+        return ParsedRequest(
+            parsed.entity_hash,
+            parsed.ip_hi,
+            parsed.ip_lo,
+            parsed.error == 0,
+            parsed.line,
+            row_errors,
+            parsed.entity_text,
+            parsed.ip_text,
+        )
     if content_type == "application/json":
         try:
             document = json.loads(body)
-        except (ValueError, RecursionError) as exc:  # ValueError covers JSONDecodeError and UnicodeDecodeError
+        except (
+            ValueError,
+            RecursionError,
+        ) as exc:  # ValueError covers JSONDecodeError and UnicodeDecodeError
             raise RequestError(f"the body is not valid JSON ({_brief(exc)})") from None
         listed = document.get("instances") if isinstance(document, dict) else None
         if not isinstance(listed, list):
@@ -218,7 +256,9 @@ def parse_request(body: bytes, content_type: str) -> ParsedRequest:
                 instances.append(None)
             line_numbers.append(number)
         return _from_instances(instances, np.array(line_numbers, dtype=np.int64), errors)
-    raise UnsupportedMediaTypeError(f"Content-Type {content_type!r} is not supported; use one of: {', '.join(CONTENT_TYPES)}")
+    raise UnsupportedMediaTypeError(
+        f"Content-Type {content_type!r} is not supported; use one of: {', '.join(CONTENT_TYPES)}"
+    )
 
 
 def _number(x: float) -> str:
@@ -243,6 +283,13 @@ def _vectors(vectors: np.ndarray) -> list[str]:
     return texts
 
 
+def _csv_field(text: str) -> str:
+    """A CSV field as RFC 4180 writes it: quoted (quotes doubled) when it holds , " or a line break."""
+    if any(c in text for c in ',"\n\r') or text != text.strip():
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def format_predictions(
     dot_product: np.ndarray,
     known_entity: np.ndarray,
@@ -254,6 +301,9 @@ def format_predictions(
     entity_embedding: np.ndarray | None = None,
     ip_embedding: np.ndarray | None = None,
     score: np.ndarray | None = None,
+    entity_text: list[str] | None = None,
+    ip_text: list[str] | None = None,
+    flagged: np.ndarray | None = None,
 ) -> bytes:
     """Serialise predictions (with error records for rows that failed) in the Accept format.
 
@@ -261,46 +311,74 @@ def format_predictions(
     ignored). Embeddings, when given, are written for good rows (``verbose``). ``score`` (the
     model's combined score, :mod:`ipinsights.history`), when given, is written after
     ``known_entity`` in the JSON formats; CSV output keeps the reference's columns.
+
+    Options of ``ipinsights predict``, each only when given: ``entity_text`` and ``ip_text``
+    (the input's columns) come first, as ``"entity"`` and ``"ip"`` (CSV: two leading columns,
+    empty for a bad row); ``flagged`` (bool per row) comes after ``known_entity`` and
+    ``score`` as ``"flagged"`` (CSV: a last column, empty for a bad row).
     """
     n = len(dot_product)
     ok = np.ones(n, dtype=bool) if ok is None else np.asarray(ok, dtype=bool)
     errors = errors or {}
+    with_input = entity_text is not None and ip_text is not None
     # Each record is built from a few constant strings and the numbers' texts, laid into one
     # list by slice assignment and joined once: no Python-level loop over the rows, ~5x faster
     # than formatting each record (measured on 1M rows).
     known_index = np.asarray(known_entity, dtype=bool).astype(np.intp)
-    known_texts = np.array([', "known_entity": false', ', "known_entity": true'], dtype=object)[known_index].tolist()
+    known_texts = np.array([', "known_entity": false', ', "known_entity": true'], dtype=object)[
+        known_index
+    ].tolist()
     if score is not None:
         known_texts = [k + ', "score": ' + x for k, x in zip(known_texts, _numbers(score), strict=True)]
+    flag_index = None if flagged is None else np.asarray(flagged, dtype=bool).astype(np.intp)
     if accept.type == "text/csv":
-        parts = [""] * (2 * n)
-        parts[0::2] = _numbers(dot_product)
-        parts[1::2] = np.array([",false,\n", ",true,\n"], dtype=object)[known_index].tolist()
+        csv_fields: list[list[str] | str] = []
+        if with_input:
+            assert entity_text is not None and ip_text is not None
+            csv_fields.append(
+                [f"{_csv_field(e)},{_csv_field(i)}," for e, i in zip(entity_text, ip_text, strict=True)]
+            )
+        csv_fields.append(_numbers(dot_product))
+        if flag_index is None:
+            csv_fields.append(np.array([",false,\n", ",true,\n"], dtype=object)[known_index].tolist())
+        else:
+            csv_fields.append(np.array([",false,", ",true,"], dtype=object)[known_index].tolist())
+            csv_fields.append(np.array([",false\n", ",true\n"], dtype=object)[flag_index].tolist())
+        width = len(csv_fields)
+        parts = [""] * (width * n)
+        for k, field_texts in enumerate(csv_fields):
+            parts[k::width] = field_texts
         for i in np.flatnonzero(~ok).tolist():
             reason = errors.get(i, "not scored").replace('"', '""')
-            parts[2 * i] = f',,"row {int(row[i]) if row is not None else i + 1}: {reason}"'
-            parts[2 * i + 1] = "\n"
+            record = f',,"row {int(row[i]) if row is not None else i + 1}: {reason}"'
+            parts[width * i : width * (i + 1)] = [
+                ",," if with_input else "",
+                record + (",\n" if flag_index is not None else "\n"),
+            ] + [""] * (width - 2)
         return ("".join(parts) if n else "\n").encode()
     jsonlines = accept.type == "application/jsonlines"
     sep = "\n" if jsonlines else ", "
+    if with_input:
+        assert entity_text is not None and ip_text is not None
+        head: list[str] | str = [
+            '{"entity": ' + json.dumps(e) + ', "ip": ' + json.dumps(i) + ', "dot_product": '
+            for e, i in zip(entity_text, ip_text, strict=True)
+        ]
+    else:
+        head = '{"dot_product": '
+    fields: list[list[str] | str] = [head, _numbers(dot_product), known_texts]
+    if flag_index is not None:
+        fields.append(
+            np.array([', "flagged": false', ', "flagged": true'], dtype=object)[flag_index].tolist()
+        )
     if accept.verbose and entity_embedding is not None and ip_embedding is not None:
-        fields = [
-            '{"dot_product": ',
-            _numbers(dot_product),
-            known_texts,
+        fields += [
             ', "entity_embedding": ',
             _vectors(entity_embedding),
             ', "ip_embedding": ',
             _vectors(ip_embedding),
-            "}" + sep,
         ]
-    else:
-        fields = [
-            '{"dot_product": ',
-            _numbers(dot_product),
-            known_texts,
-            "}" + sep,
-        ]
+    fields.append("}" + sep)
     width = len(fields)
     parts = [""] * (width * n)
     for k, field_texts in enumerate(fields):
