@@ -329,14 +329,20 @@ class Report:
         A threshold depends on the normal logins only, so it is the same for every attack set.
         Each entry: ``{target_fpr, field, flag_below, fpr, rule}``, the rule being e.g.
         ``flag when score < -1.25`` (``score`` for a model with the combined score, else
-        ``dot_product``; both are fields of ``ipinsights predict``'s output).
+        ``dot_product``; both are fields of ``ipinsights predict``'s output). The cut lies midway
+        between the normal login at the threshold and the next more suspicious one: it flags the
+        same normal logins, and a score rounded in a prediction file (or scored in another batch,
+        float32 sums differing in the last bit) cannot cross it.
         """
         if not self.attacks or MODEL not in self.scorers:
             return []
         name = "score" if MODEL_DOT in self.scorers else "dot_product"
+        normal = self.normal_scores.get(MODEL, np.zeros(0))
         out = []
         for p in self.attacks[0].result(MODEL).points:
-            below = -p.threshold + 0.0
+            above = normal[normal > p.threshold]
+            cut = (p.threshold + float(above.min())) / 2 if len(above) else p.threshold
+            below = -cut + 0.0
             out.append(
                 {
                     "target_fpr": p.target_fpr,
