@@ -8,9 +8,11 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from ipinsights import ConfigError
-from ipinsights.tune import _config
-from ipinsights.tune._config import ScalingType, Strategy, load_job_config, parse_job_config
+from ipinsights.tune import _parse, _types
+from ipinsights.tune._load import load_job_config
+from ipinsights.tune._parse import parse_job_config
 from ipinsights.tune._space import decode, default_ranges, distributions, encode, grid, resolve_scaling
+from ipinsights.tune._types import ScalingType, Strategy
 
 BASE = {
     "HyperParameterTuningJobName": "job-1",
@@ -103,16 +105,16 @@ def test_the_auto_rule_is_logarithmic_for_ranges_spanning_ten_times_and_starting
         "vector_dim": log,
         "weight_decay": linear,
     }
-    assert resolve_scaling(_config.IntegerRange("vector_dim", 8, 80, ScalingType.AUTO)) is log
-    assert resolve_scaling(_config.IntegerRange("vector_dim", 8, 79, ScalingType.AUTO)) is linear
+    assert resolve_scaling(_types.IntegerRange("vector_dim", 8, 80, ScalingType.AUTO)) is log
+    assert resolve_scaling(_types.IntegerRange("vector_dim", 8, 79, ScalingType.AUTO)) is linear
 
 
 def test_scaling_types_become_optuna_distributions():
     ranges = (
-        _config.IntegerRange("vector_dim", 8, 256, ScalingType.LINEAR),
-        _config.ContinuousRange("learning_rate", 1e-4, 0.1, ScalingType.LOGARITHMIC),
-        _config.ContinuousRange("weight_decay", 0.0, 0.9, ScalingType.REVERSE_LOGARITHMIC),
-        _config.CategoricalRange("mini_batch_size", ("100", "1000")),
+        _types.IntegerRange("vector_dim", 8, 256, ScalingType.LINEAR),
+        _types.ContinuousRange("learning_rate", 1e-4, 0.1, ScalingType.LOGARITHMIC),
+        _types.ContinuousRange("weight_decay", 0.0, 0.9, ScalingType.REVERSE_LOGARITHMIC),
+        _types.CategoricalRange("mini_batch_size", ("100", "1000")),
     )
     dists = distributions(ranges)
     assert dists["vector_dim"] == IntDistribution(8, 256)
@@ -378,7 +380,7 @@ def test_categorical_ranges_hold_at_most_thirty_valid_values():
 
 
 def test_at_most_thirty_hyperparameters_can_be_tuned(monkeypatch):
-    monkeypatch.setattr(_config, "MAX_TUNABLE_PARAMETERS", 1)
+    monkeypatch.setattr(_parse, "MAX_TUNABLE_PARAMETERS", 1)
     rejects(doc(), "at most 1 hyperparameters can be tuned, got 2")
 
 
@@ -505,7 +507,7 @@ def test_completion_criteria_are_validated():
             }
         )
     )
-    assert config.completion == _config.CompletionCriteria(0.99, 3, True)
+    assert config.completion == _types.CompletionCriteria(0.99, 3, True)
 
 
 def test_warm_start_takes_one_to_five_other_parents():

@@ -12,8 +12,8 @@ from ipinsights.tune._completion import (
     converged,
     jobs_not_improving,
 )
-from ipinsights.tune._config import CompletionCriteria
 from ipinsights.tune._early_stopping import MedianRulePruner, median_rule_stops
+from ipinsights.tune._types import CompletionCriteria
 
 # Three earlier jobs; running averages after epoch 2: 0.65, 0.75, 0.85 (median 0.75);
 # their values *at* epoch 2 are 0.70, 0.80, 0.90 (median 0.80).

@@ -21,7 +21,7 @@ from test_tune_job import cli, cli_env, document, standin_fit, start_cli, wait_f
 
 from ipinsights import ConfigError
 from ipinsights.tune import TuningJob, describe_job, parse_job_config
-from ipinsights.tune._config import load_job_config
+from ipinsights.tune._load import load_job_config
 from ipinsights.tune._storage import connect_url, open_storage, redact_url
 
 #: Set by the tests below for the stand-in trainer of the trial processes (see full_disk_fit).

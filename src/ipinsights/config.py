@@ -23,7 +23,7 @@ from typing import Any
 
 from ipinsights.errors import ConfigError
 
-__all__ = ["MAX_NEGATIVES", "HyperParameters", "platform_keys"]
+__all__ = ["MAX_NEGATIVES", "Constraint", "HyperParameters", "platform_keys"]
 
 #: The reference's rule: 1 <= random_negative_sampling_rate + shuffled_negative_sampling_rate <= 500.
 MAX_NEGATIVES = 500
@@ -44,9 +44,81 @@ def platform_keys(values: Mapping[str, Any]) -> list[str]:
     return [k for k in values if isinstance(k, str) and (k in PLATFORM_KEYS or k.startswith("sagemaker_"))]
 
 
+@dataclass(frozen=True)
+class Constraint:
+    """The valid values of one hyperparameter on its own: a type and an inclusive range.
+
+    One per field of :class:`HyperParameters` (``HyperParameters.constraint(name)``), used by its
+    validation and by the tuner, which checks single values (a range's bounds, a categorical
+    value, a static value) before the whole set is known. Rules between values (R + S) are
+    :class:`HyperParameters`' own.
+
+    Example:
+        >>> dim = HyperParameters.constraint("vector_dim")
+        >>> dim.rule, dim.parse("vector_dim", "128")
+        ('an integer in [4, 4096]', 128)
+        >>> dim.parse("vector_dim", "12.5")
+        Traceback (most recent call last):
+        ...
+        ipinsights.errors.ConfigError: vector_dim must be an integer in [4, 4096], got vector_dim='12.5'
+    """
+
+    kind: type  # int or float
+    low: float
+    high: float | None  # None: unbounded above
+
+    @property
+    def rule(self) -> str:
+        """``an integer in [4, 4096]``, ``a number >= 1``: what the error messages say."""
+        kind = "an integer" if self.kind is int else "a number"
+        return f"{kind} >= {self.low:g}" if self.high is None else f"{kind} in [{self.low:g}, {self.high:g}]"
+
+    @property
+    def interval(self) -> str:
+        """``[4, 4096]`` or ``>= 1``."""
+        return f">= {self.low:g}" if self.high is None else f"[{self.low:g}, {self.high:g}]"
+
+    def contains(self, number: float) -> bool:
+        """Whether ``number`` lies in the range (its type is not checked)."""
+        return self.low <= number and (self.high is None or number <= self.high)
+
+    def check(self, name: str, value: Any) -> None:
+        """Raise :class:`ConfigError` unless ``value`` has the right type and lies in the range."""
+        ok_type = (
+            isinstance(value, int) and not isinstance(value, bool)
+            if self.kind is int
+            else isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        )
+        if not ok_type or not self.contains(value):
+            raise ConfigError(f"{name} must be {self.rule}, got {name}={value!r}")
+
+    def convert(self, name: str, value: Any) -> Any:
+        """A (possibly string) value as the field's type, without silently truncating; unchecked."""
+        if isinstance(value, bool):
+            raise ConfigError(f"{name} must be {self.rule}, got {name}={value!r}")
+        if isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise ConfigError(f"{name} must be {self.rule}, got {name}={value!r}") from None
+        if self.kind is int:
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise ConfigError(f"{name} must be {self.rule}, got {name}={value!r}")
+                value = int(value)
+            return value
+        return float(value) if isinstance(value, int) else value
+
+    def parse(self, name: str, value: Any) -> int | float:
+        """:meth:`convert` then :meth:`check`: the value as the hyperparameter will hold it."""
+        converted = self.convert(name, value)
+        self.check(name, converted)
+        return converted
+
+
 def _hp(kind: type, low: float, high: float | None, help: str, default: Any = dataclasses.MISSING):
-    """A hyperparameter field: its type, inclusive valid range (``high=None``: unbounded) and help."""
-    meta = {"kind": kind, "low": low, "high": high, "help": help}
+    """A hyperparameter field: its :class:`Constraint` (type, inclusive range) and help."""
+    meta = {"constraint": Constraint(kind, low, high), "help": help}
     if default is dataclasses.MISSING:
         return field(metadata=meta)
     return field(default=default, metadata=meta)
@@ -106,7 +178,7 @@ class HyperParameters:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            _check_range(f, getattr(self, f.name))
+            f.metadata["constraint"].check(f.name, getattr(self, f.name))
         total = self.random_negative_sampling_rate + self.shuffled_negative_sampling_rate
         if not 1 <= total <= MAX_NEGATIVES:
             raise ConfigError(
@@ -148,7 +220,7 @@ class HyperParameters:
             hint = f"; did you mean {close[0]!r}?" if close else f"; valid names: {', '.join(names)}"
             raise ConfigError(f"unknown hyperparameter {name!r}{hint}")
         fields = {f.name: f for f in dataclasses.fields(cls)}
-        converted = {k: _convert(fields[k], v) for k, v in values.items()}
+        converted = {k: fields[k].metadata["constraint"].convert(k, v) for k, v in values.items()}
         missing = [f.name for f in dataclasses.fields(cls) if f.name not in converted and not _has_default(f)]
         if missing:
             raise ConfigError(
@@ -163,6 +235,21 @@ class HyperParameters:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
+    def constraint(cls, name: str) -> Constraint:
+        """The :class:`Constraint` of one hyperparameter.
+
+        Raises:
+            ConfigError: ``name`` is not a hyperparameter (with the closest valid name).
+        """
+        f = cls.__dataclass_fields__.get(name)
+        if f is None:
+            names = cls.names()
+            close = difflib.get_close_matches(name, names, n=1) if isinstance(name, str) else []
+            hint = f"; did you mean {close[0]!r}?" if close else f"; valid names: {', '.join(names)}"
+            raise ConfigError(f"unknown hyperparameter {name!r}{hint}")
+        return f.metadata["constraint"]
+
+    @classmethod
     def describe(cls) -> list[dict[str, Any]]:
         """One dict per hyperparameter: name, required, default, kind, low, high, help.
 
@@ -170,14 +257,15 @@ class HyperParameters:
         """
         rows = []
         for f in dataclasses.fields(cls):
+            constraint = f.metadata["constraint"]
             rows.append(
                 {
                     "name": f.name,
                     "required": not _has_default(f),
                     "default": None if not _has_default(f) else f.default,
-                    "kind": f.metadata["kind"].__name__,
-                    "low": f.metadata["low"],
-                    "high": f.metadata["high"],
+                    "kind": constraint.kind.__name__,
+                    "low": constraint.low,
+                    "high": constraint.high,
                     "help": f.metadata["help"],
                 }
             )
@@ -241,46 +329,3 @@ class HyperParameters:
 
 def _has_default(f: dataclasses.Field) -> bool:
     return f.default is not dataclasses.MISSING
-
-
-def _rule(f: dataclasses.Field) -> str:
-    kind = "an integer" if f.metadata["kind"] is int else "a number"
-    low, high = f.metadata["low"], f.metadata["high"]
-    if high is None:
-        return f"{kind} >= {low:g}"
-    return f"{kind} in [{low:g}, {high:g}]"
-
-
-def _check_range(f: dataclasses.Field, value: Any) -> None:
-    kind = f.metadata["kind"]
-    ok_type = (
-        isinstance(value, int) and not isinstance(value, bool)
-        if kind is int
-        else isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    )
-    low, high = f.metadata["low"], f.metadata["high"]
-    if not ok_type or value < low or (high is not None and value > high):
-        raise ConfigError(f"{f.name} must be {_rule(f)}, got {f.name}={value!r}")
-
-
-def _convert(f: dataclasses.Field, value: Any) -> Any:
-    """Convert a (possibly string) value to the field's type without silently truncating."""
-    kind = f.metadata["kind"]
-    if isinstance(value, bool):
-        raise ConfigError(f"{f.name} must be {_rule(f)}, got {f.name}={value!r}")
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            number = float(text)
-        except ValueError:
-            raise ConfigError(f"{f.name} must be {_rule(f)}, got {f.name}={value!r}") from None
-        value = number
-    if kind is int:
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise ConfigError(f"{f.name} must be {_rule(f)}, got {f.name}={value!r}")
-            value = int(value)
-        return value
-    if isinstance(value, int):
-        return float(value)
-    return value

@@ -4,8 +4,9 @@ A job file with the fields of ``CreateHyperParameterTuningJob`` becomes trials t
 same public training API as a user would (``IPInsights(...).fit(...)``); no training logic lives
 here. The pipeline, one module per concept:
 
-``_config`` (the job file, validated) → ``_space`` (ranges and scaling types as Optuna
-distributions) → ``_job`` (the job in its storage; the worker loop that starts, watches and
+``_types`` (the job's parts, each validating itself) → ``_space`` (ranges and scaling types
+as Optuna distributions) → ``_parse`` (a request document into those types, errors with the
+field's path) and ``_load`` (a JSON or YAML job file, bounded) → ``_job`` (the job in its storage; the worker loop that starts, watches and
 retries trial processes) → ``_trial`` (one trial process) with ``_early_stopping`` (the median
 rule) and ``_completion`` (completion criteria) → ``_records`` (trials as training jobs) →
 ``_report`` (describe, list, analytics, plots, progress) → ``_cli``.
@@ -34,18 +35,20 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from ipinsights.tune._completion import check_completion
-    from ipinsights.tune._config import TuningJobConfig, load_job_config, parse_job_config
     from ipinsights.tune._early_stopping import MedianRulePruner, median_rule_stops
     from ipinsights.tune._job import TuningJob, Worker, run_job
+    from ipinsights.tune._load import load_job_config
+    from ipinsights.tune._parse import parse_job_config
     from ipinsights.tune._report import analytics_rows, describe_job, list_training_jobs
+    from ipinsights.tune._types import TuningJobConfig
 
 # Imported on first use (PEP 562), so that ``ipinsights --help`` and the commands that do not
 # tune start without the ``tune`` extra (Optuna, PyYAML) installed.
 _LAZY = {
     "check_completion": "_completion",
-    "TuningJobConfig": "_config",
-    "load_job_config": "_config",
-    "parse_job_config": "_config",
+    "TuningJobConfig": "_types",
+    "load_job_config": "_load",
+    "parse_job_config": "_parse",
     "MedianRulePruner": "_early_stopping",
     "median_rule_stops": "_early_stopping",
     "TuningJob": "_job",

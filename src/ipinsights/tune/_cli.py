@@ -186,8 +186,8 @@ def run_tune(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, job_dir: Path | None) -> int:
-    from ipinsights.tune._config import load_job_config
     from ipinsights.tune._job import TERMINAL, TuningJob
+    from ipinsights.tune._load import load_job_config
 
     if not args.config:
         raise ConfigError(

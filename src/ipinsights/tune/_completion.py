@@ -20,7 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ipinsights.tune._config import CompletionCriteria
+from ipinsights.tune._types import CompletionCriteria
 
 __all__ = [
     "CONVERGENCE_MIN_JOBS",
@@ -98,7 +98,7 @@ def check_completion(
     """Whether the criteria end the job, given its finished training jobs in finishing order.
 
     Example:
-        >>> from ipinsights.tune._config import CompletionCriteria
+        >>> from ipinsights.tune._types import CompletionCriteria
         >>> jobs = [FinishedJob(0.90), FinishedJob(0.95), FinishedJob(0.96)]
         >>> check_completion(CompletionCriteria(target_objective_metric_value=0.95), jobs, maximize=True).reason
         'TargetObjectiveMetricValue 0.95 reached'

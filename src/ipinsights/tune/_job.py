@@ -49,7 +49,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ipinsights.errors import ConfigError, IPInsightsError
 from ipinsights.tune._completion import FinishedJob, check_completion
-from ipinsights.tune._config import Strategy, TuningJobConfig, parse_job_config
+from ipinsights.tune._parse import parse_job_config
 from ipinsights.tune._records import NON_RETRYABLE, RETRYABLE, TrainingJob, summarize, training_jobs
 from ipinsights.tune._space import decode, distributions, grid, hyperparameters, seed_for
 from ipinsights.tune._storage import (
@@ -71,6 +71,7 @@ from ipinsights.tune._storage import (
     write_private,
 )
 from ipinsights.tune._trial import TrialSpec, run_trial
+from ipinsights.tune._types import Strategy, TuningJobConfig
 
 __all__ = ["TuningJob", "Worker", "run_job"]
 

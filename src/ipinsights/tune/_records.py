@@ -23,8 +23,8 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from ipinsights.tune._config import TuningJobConfig
 from ipinsights.tune._space import decode
+from ipinsights.tune._types import TuningJobConfig
 
 __all__ = ["JobSummary", "TrainingJob", "summarize", "training_jobs"]
 

@@ -261,8 +261,8 @@ def describe_job(job: Any) -> dict[str, Any]:
 
 
 def _resolved_scaling(config: Any) -> dict[str, str]:
-    from ipinsights.tune._config import CategoricalRange
     from ipinsights.tune._space import resolve_scaling
+    from ipinsights.tune._types import CategoricalRange
 
     return {r.name: str(resolve_scaling(r)) for r in config.ranges if not isinstance(r, CategoricalRange)}
 

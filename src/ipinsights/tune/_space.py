@@ -30,14 +30,13 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 
 from ipinsights.config import MAX_NEGATIVES, HyperParameters
 from ipinsights.errors import ConfigError
-from ipinsights.tune._config import (
+from ipinsights.tune._types import (
     CategoricalRange,
     ContinuousRange,
     IntegerRange,
     ParameterRange,
     ScalingType,
     TuningJobConfig,
-    single_value,
 )
 
 __all__ = [
@@ -199,7 +198,7 @@ def negative_rates_feasible(ranges: tuple[ParameterRange, ...], static: Mapping[
         for r in ranges:
             if r.name == name:
                 if isinstance(r, CategoricalRange):
-                    vals = [float(single_value(name, v)) for v in r.values]
+                    vals = [float(HyperParameters.constraint(name).parse(name, v)) for v in r.values]
                     return min(vals), max(vals)
                 return float(r.min_value), float(r.max_value)
         value = float(static.get(name, default[name]))
@@ -236,6 +235,7 @@ def _same_value(name: str, a: str, b: str) -> bool:
     if a == b:
         return True
     try:
-        return math.isclose(float(single_value(name, a)), float(single_value(name, b)))
+        constraint = HyperParameters.constraint(name)
+        return math.isclose(float(constraint.parse(name, a)), float(constraint.parse(name, b)))
     except ConfigError:
         return False

@@ -37,9 +37,9 @@ import optuna
 
 from ipinsights.config import HyperParameters
 from ipinsights.errors import IPInsightsError, TrainingDivergedError
-from ipinsights.tune._config import EarlyStoppingType, TuningJobConfig
 from ipinsights.tune._early_stopping import MedianRulePruner
 from ipinsights.tune._storage import EXIT_DISK_FULL, is_disk_full, open_storage, pid_alive
+from ipinsights.tune._types import EarlyStoppingType, TuningJobConfig
 
 __all__ = ["Trainer", "TrialSpec", "fit_ipinsights", "make_pruner", "run_trial"]
 

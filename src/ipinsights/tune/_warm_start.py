@@ -26,14 +26,14 @@ import optuna
 from optuna.trial import TrialState, create_trial
 
 from ipinsights.errors import ConfigError
-from ipinsights.tune._config import (
+from ipinsights.tune._space import distributions, encode
+from ipinsights.tune._types import (
     CategoricalRange,
     ContinuousRange,
     IntegerRange,
     TuningJobConfig,
     WarmStartType,
 )
-from ipinsights.tune._space import distributions, encode
 
 __all__ = ["fingerprint", "import_parents"]
 
