@@ -562,3 +562,62 @@ def test_a_missing_seed_is_drawn_and_recorded():
     assert config.random_seed == 1234 and not config.random_seed_given
     assert config.to_dict()[CONFIG]["RandomSeed"] == 1234
     assert math.isfinite(parse_job_config(doc(**{f"{CONFIG}__RandomSeed": None})).random_seed)
+
+
+def test_the_channels_take_trains_log_formats_with_their_field_names():
+    definition = "TrainingJobDefinition"
+    config = parse_job_config(doc(**{f"{definition}__InputFormat": "jsonl", f"{definition}__EntityField": "user.name"}))
+    assert (config.input_format.format, config.input_format.entity_field, config.input_format.ip_field) == (
+        "jsonl",
+        "user.name",
+        None,
+    )
+    assert parse_job_config(config.to_dict()) == config  # the record round-trips
+    assert parse_job_config(doc()).input_format == _types.InputFormat()  # CSV, as train's default
+    assert "InputFormat" not in parse_job_config(doc()).to_dict()["TrainingJobDefinition"]  # older records match
+    rejects(
+        doc(**{f"{definition}__InputFormat": "syslog"}),
+        r"TrainingJobDefinition: InputFormat must be one of csv \| sshd \| .*, got 'syslog'",
+    )
+    rejects(
+        doc(**{f"{definition}__InputFormat": "sshd", f"{definition}__IpField": "addr"}),
+        "TrainingJobDefinition: IpField chooses a field of jsonl, csv-header and parquet input .*; "
+        "InputFormat sshd has fixed fields",
+    )
+    combined = parse_job_config(
+        doc(**{f"{definition}__InputFormat": "combined", f"{definition}__IpField": "x-forwarded-for"})
+    )
+    assert combined.input_format.ip_field == "x-forwarded-for"
+
+
+def test_the_command_lines_format_replaces_the_files_with_its_own_fields(tmp_path):
+    path = tmp_path / "job.json"
+    path.write_text(
+        json.dumps(
+            doc(**{"TrainingJobDefinition__InputFormat": "jsonl", "TrainingJobDefinition__EntityField": "who"})
+        )
+    )
+    assert load_job_config(path).input_format == _types.InputFormat("jsonl", "who")
+    assert load_job_config(path, input_format={"InputFormat": "sshd"}).input_format == _types.InputFormat("sshd")
+    assert load_job_config(path, input_format={"IpField": "addr"}).input_format == _types.InputFormat(
+        "jsonl", "who", "addr"
+    )
+
+
+def test_each_type_checks_itself_when_built_directly():
+    with pytest.raises(ConfigError, match=r"MinValue \(64\) must not exceed MaxValue \(8\)"):
+        _types.IntegerRange("vector_dim", 64, 8)
+    with pytest.raises(ConfigError, match="learning_rate is continuous"):
+        _types.IntegerRange("learning_rate", 1, 2)
+    with pytest.raises(ConfigError, match="unknown hyperparameter 'vector_dims'; did you mean 'vector_dim'"):
+        _types.ContinuousRange("vector_dims", 0.1, 0.2)
+    with pytest.raises(ConfigError, match=r"Values: '0' is invalid: mini_batch_size must be an integer in \[1, 500000\]"):
+        _types.CategoricalRange("mini_batch_size", ("0",))
+    with pytest.raises(ConfigError, match=r"MaxParallelTrainingJobs must be an integer in \[1, 100\], got 101"):
+        _types.ResourceLimits(5, 101)
+    with pytest.raises(ConfigError, match="MaxNumberOfTrainingJobsNotImproving must be an integer >= 3, got 2"):
+        _types.CompletionCriteria(max_number_of_training_jobs_not_improving=2)
+    with pytest.raises(ConfigError, match="parent 'a' is listed twice"):
+        _types.WarmStart(("a", "a"), _types.WarmStartType.TRANSFER_LEARNING)
+    with pytest.raises(ConfigError, match="MetricName must be a metric the trainer emits"):
+        _types.Objective(_types.ObjectiveType.MAXIMIZE, "validation:auc")

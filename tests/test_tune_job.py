@@ -34,7 +34,7 @@ TESTS = Path(__file__).resolve().parent
 STANDIN = "test_tune_job:standin_fit"
 
 
-def standin_fit(hp, *, seed, device, channels, callback, log, model_dir, max_bad_fraction, threads):
+def standin_fit(hp, *, seed, device, channels, input_format, callback, log, model_dir, max_bad_fraction, threads):
     """A stand-in trainer with the real one's contract.
 
     The objective peaks at learning_rate = 0.01 and vector_dim = 32 and rises with the epochs;
@@ -647,3 +647,83 @@ def test_consumed_runtime_counts_overlapping_worker_sessions_once():
 
     sessions = {"a": session(0, 10), "b": session(5, 12), "c": session(20, 25)}
     assert consumed_seconds(sessions, now=100) == 17
+
+
+def _sshd_auth_log(path, logins, seed):
+    """``make_logins``' pairs as OpenSSH "Accepted" lines, each followed by a line without a login."""
+    from conftest import make_logins
+
+    lines = []
+    for i, (user, ip) in enumerate(make_logins(*logins, seed=seed)):
+        stamp = f"Mar  3 10:{i // 60 % 60:02d}:{i % 60:02d} bastion sshd[{1000 + i}]"
+        lines.append(f"{stamp}: Accepted publickey for {user} from {ip} port {40000 + i} ssh2")
+        lines.append(f"{stamp}: pam_unix(sshd:session): session opened for user {user}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_the_trials_trainer_reads_the_channels_in_the_jobs_input_format(tmp_path):
+    from ipinsights import HyperParameters, IPInsights
+    from ipinsights.tune._trial import fit_ipinsights
+    from ipinsights.tune._types import InputFormat
+
+    channels = {
+        "train": str(_sshd_auth_log(tmp_path / "auth.log", (20, 10), seed=1)),
+        "validation": str(_sshd_auth_log(tmp_path / "auth-validation.log", (20, 3), seed=2)),
+    }
+    log = io.StringIO()
+    hp = HyperParameters(num_entity_vectors=40, vector_dim=8, epochs=1, mini_batch_size=50)
+    history = fit_ipinsights(
+        hp,
+        seed=0,
+        device="cpu",
+        channels=channels,
+        input_format=InputFormat("sshd"),
+        callback=lambda epoch, metrics: None,
+        log=log,
+        model_dir=tmp_path / "model",
+        max_bad_fraction=0.01,
+        threads=1,
+    )
+    assert len(history) == 1 and 0.0 <= history[0]["validation:discriminator_auc"] <= 1.0
+    model = IPInsights.load(tmp_path / "model")
+    assert model.known_entities(["user_3", "nobody"]).tolist() == [True, False]  # 200 logins, 200 lines skipped
+    with pytest.raises(DataError, match="none of the 400 logins read as jsonl is a valid entity,ip pair"):
+        fit_ipinsights(
+            hp,
+            seed=0,
+            device="cpu",
+            channels={"train": channels["train"]},
+            input_format=InputFormat("jsonl"),
+            callback=lambda epoch, metrics: None,
+            log=log,
+            model_dir=tmp_path / "model-2",
+            max_bad_fraction=0.01,
+            threads=1,
+        )
+
+
+@pytest.mark.slow
+def test_a_real_job_on_sshd_logs_takes_format_from_the_command_line(tmp_path):
+    train = _sshd_auth_log(tmp_path / "auth.log", (30, 12), seed=1)
+    validation = _sshd_auth_log(tmp_path / "auth-validation.log", (30, 4), seed=2)
+    doc = document(
+        "sshd-logs",
+        jobs=1,
+        parallel=1,
+        ranges={"ContinuousParameterRanges": [{"Name": "learning_rate", "MinValue": 0.005, "MaxValue": 0.05}]},
+        static={"vector_dim": 8, "epochs": 2, "mini_batch_size": 64},
+        data={"train": str(train), "validation": str(validation)},
+    )
+    env = cli_env()
+    del env["IPINSIGHTS_TUNE_TRAINER"]
+    job_dir = tmp_path / "jobs" / "sshd-logs"
+    code, _out, err = cli(
+        "tune", "--config", str(write_job_file(tmp_path, doc)), "--job-dir", str(job_dir),
+        "--format", "sshd", "--no-progress", "--no-plots", env=env, timeout=300,
+    )  # fmt: skip
+    assert code == 0, err
+    described = json.loads(cli("tune", "describe", "sshd-logs", "--job-dir", str(job_dir), env=env)[1])
+    assert described["TrainingJobStatusCounters"]["Completed"] == 1, described
+    assert described["IPInsights"]["TrainingJobDefinition"]["InputFormat"] == {"InputFormat": "sshd"}
+    assert json.loads((job_dir / "job.json").read_text())["TrainingJobDefinition"]["InputFormat"] == "sshd"

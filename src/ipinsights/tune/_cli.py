@@ -72,6 +72,27 @@ def _data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-plots", action="store_true", help="do not write the PNG plots at the end")
 
 
+def _input_format(p: argparse.ArgumentParser) -> None:
+    """``train``'s ``--format`` options, overriding the job file's ``InputFormat`` members."""
+    from ipinsights.tune._types import LOG_FORMATS
+
+    p.add_argument(
+        "--format",
+        default=None,
+        choices=LOG_FORMATS,
+        help="how the channels are read, as train's --format (overrides the job file's InputFormat; default csv)",
+    )
+    p.add_argument(
+        "--entity-field", default=None, metavar="NAME", help="the entity's field for jsonl, csv-header, parquet"
+    )
+    p.add_argument(
+        "--ip-field",
+        default=None,
+        metavar="NAME",
+        help="the IP's field for jsonl, csv-header, parquet (combined: x-forwarded-for)",
+    )
+
+
 def add_tune_arguments(subparsers: argparse._SubParsersAction) -> None:
     """Add ``tune`` and its actions to the ``ipinsights`` command line."""
     p = subparsers.add_parser(
@@ -91,6 +112,7 @@ def add_tune_arguments(subparsers: argparse._SubParsersAction) -> None:
     )
     _locate(p)
     _data(p)
+    _input_format(p)
     actions = p.add_subparsers(dest="tune_command", metavar="ACTION")
 
     w = actions.add_parser(
@@ -194,7 +216,14 @@ def _run(args: argparse.Namespace, job_dir: Path | None) -> int:
             "ipinsights tune needs --config JOB.yaml, or an action: worker, describe, list, stop, analytics "
             "(see ipinsights tune --help)"
         )
-    config = load_job_config(args.config, name=args.name, train=args.train, validation=args.validation)
+    given = {"InputFormat": args.format, "EntityField": args.entity_field, "IpField": args.ip_field}
+    config = load_job_config(
+        args.config,
+        name=args.name,
+        train=args.train,
+        validation=args.validation,
+        input_format={k: v for k, v in given.items() if v is not None},
+    )
     if config.not_used:
         print(
             f"ipinsights tune: not used locally (SageMaker infrastructure and SDK bookkeeping, kept in the "

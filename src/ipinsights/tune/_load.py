@@ -29,12 +29,15 @@ def load_job_config(
     train: str | None = None,
     validation: str | None = None,
     seed_if_missing: int | None = None,
+    input_format: dict[str, str] | None = None,
 ) -> TuningJobConfig:
     """Read and validate a job file (``.json``, ``.yaml`` or ``.yml``).
 
     Relative data paths are taken relative to the file's folder. ``name``, ``train`` and
     ``validation`` override the file (the command line's ``--name``, ``--train``,
-    ``--validation``); without a name in either, the file's stem is the job name.
+    ``--validation``), as ``input_format`` overrides its ``InputFormat``, ``EntityField`` and
+    ``IpField`` (``--format``, ``--entity-field``, ``--ip-field``); without a name in either,
+    the file's stem is the job name.
 
     Raises:
         ConfigError: The file cannot be read or parsed, or breaks a rule.
@@ -81,7 +84,11 @@ def load_job_config(
         if value is not None
     }
     return parse_job_config(
-        document, seed_if_missing=seed_if_missing, channel_paths=overrides, base_dir=path.parent
+        document,
+        seed_if_missing=seed_if_missing,
+        channel_paths=overrides,
+        base_dir=path.parent,
+        input_format=input_format,
     )
 
 

@@ -66,6 +66,7 @@ from ipinsights.tune._types import (
     CompletionCriteria,
     ContinuousRange,
     EarlyStoppingType,
+    InputFormat,
     IntegerRange,
     Objective,
     ObjectiveType,
@@ -102,6 +103,7 @@ def parse_job_config(
     seed_if_missing: int | None = None,
     channel_paths: Mapping[str, str] | None = None,
     base_dir: str | Path | None = None,
+    input_format: Mapping[str, str] | None = None,
 ) -> TuningJobConfig:
     """Validate a job document (the parsed JSON or YAML) and return the job.
 
@@ -113,6 +115,8 @@ def parse_job_config(
             ``--validation``), applied before any channel is checked, so an ``s3://`` channel
             with a replacement is fine.
         base_dir: Folder that relative channel paths are taken relative to.
+        input_format: ``InputFormat``, ``EntityField``, ``IpField`` members that replace the
+            document's (``--format``, ``--entity-field``, ``--ip-field``).
 
     Raises:
         ConfigError: Naming the field, the rule, the value and the fix; every unknown key of the
@@ -121,7 +125,7 @@ def parse_job_config(
     findings = _Findings()
     token = _FINDINGS.set(findings)
     try:
-        config = _parse(document, seed_if_missing, dict(channel_paths or {}), base_dir)
+        config = _parse(document, seed_if_missing, dict(channel_paths or {}), base_dir, dict(input_format or {}))
     except ConfigError as exc:
         if findings.unknown and str(exc) not in findings.unknown:
             raise ConfigError(_problems([*findings.unknown, str(exc)])) from None
@@ -144,6 +148,7 @@ def _parse(
     seed_if_missing: int | None,
     channel_paths: dict[str, str],
     base_dir: str | Path | None,
+    format_override: dict[str, str],
 ) -> TuningJobConfig:
     _keys(
         document,
@@ -203,6 +208,9 @@ def _parse(
             "Seed",
             "Device",
             "MaxBadFraction",
+            "InputFormat",
+            "EntityField",
+            "IpField",
         ),
         SAGEMAKER_ONLY["TrainingJobDefinition"],
     )
@@ -273,6 +281,7 @@ def _parse(
     bad = _number(definition.get("MaxBadFraction", 0.01), f"{def_where}.MaxBadFraction")
     if not 0.0 <= bad <= 1.0:
         raise ConfigError(f"{def_where}.MaxBadFraction must be in [0, 1], got {show(bad)}")
+    input_format = _input_format(definition, def_where, format_override)
 
     hyperband = _hyperband(job.get("StrategyConfig"), strategy, early_stopping, static, where)
     ranges_where, ranges_value = f"{where}.ParameterRanges", job.get("ParameterRanges")
@@ -331,10 +340,26 @@ def _parse(
         seed=seed,
         device=device,
         max_bad_fraction=bad,
+        input_format=input_format,
         default_ranges=default_ranges,
         random_seed_given=seed_value is not None,
         sagemaker_fields=kept,
     )
+
+
+def _input_format(definition: Mapping[str, Any], where: str, override: dict[str, str]) -> InputFormat:
+    """``InputFormat`` with its field names, from the definition; ``override``'s members replace its."""
+    members = {k: definition[k] for k in ("InputFormat", "EntityField", "IpField") if k in definition}
+    if "InputFormat" in override:  # another format: the file's field names were for its own format
+        members = {}
+    members.update(override)
+    for key, value in members.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}.{key} must be a string, got {show(value)}")
+    try:
+        return InputFormat(members.get("InputFormat", "csv"), members.get("EntityField"), members.get("IpField"))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _definition(document: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:

@@ -255,6 +255,7 @@ def describe_job(job: Any) -> dict[str, Any]:
             "Seed": local["Seed"],
             "Device": local["Device"],
             "MaxBadFraction": local["MaxBadFraction"],
+            "InputFormat": config.input_format.to_dict(),
         },
     }
     return _without_nulls(out)

@@ -39,12 +39,12 @@ from ipinsights.config import HyperParameters
 from ipinsights.errors import IPInsightsError, TrainingDivergedError
 from ipinsights.tune._early_stopping import MedianRulePruner
 from ipinsights.tune._storage import EXIT_DISK_FULL, is_disk_full, open_storage, pid_alive
-from ipinsights.tune._types import EarlyStoppingType, TuningJobConfig
+from ipinsights.tune._types import EarlyStoppingType, InputFormat, TuningJobConfig
 
 __all__ = ["Trainer", "TrialSpec", "fit_ipinsights", "make_pruner", "run_trial"]
 
-#: ``trainer(hp, *, seed, device, channels, callback, log, model_dir, max_bad_fraction,
-#: threads) -> history``: trains, saves into ``model_dir``, returns one metrics dict per epoch.
+#: ``trainer(hp, *, seed, device, channels, input_format, callback, log, model_dir,
+#: max_bad_fraction, threads) -> history``: trains, saves into ``model_dir``, returns one metrics dict per epoch.
 Trainer = Callable[..., list[dict[str, float]]]
 
 
@@ -74,22 +74,36 @@ def fit_ipinsights(
     seed: int,
     device: str,
     channels: dict[str, str],
+    input_format: InputFormat,
     callback: Callable[[int, dict[str, float]], bool | None],
     log: TextIO,
     model_dir: Path,
     max_bad_fraction: float,
     threads: int,
 ) -> list[dict[str, float]]:
-    """The trainer of every trial: the public ``IPInsights`` API, nothing else."""
+    """The trainer of every trial: the public API, nothing else (``read_log`` as ``train --format``)."""
     import torch
 
     from ipinsights.estimator import IPInsights
 
     torch.set_num_threads(threads)
+    data: dict[str, Any] = dict(channels)
+    if input_format.format != "csv":  # CSV paths go to fit as before, which reads them itself
+        from ipinsights.readers import read_log
+
+        for channel, path in channels.items():
+            data[channel] = read_log(
+                path,
+                input_format.format,
+                entity_field=input_format.entity_field,
+                ip_field=input_format.ip_field,
+                max_bad_fraction=max_bad_fraction,
+                warn=log,
+            )
     model = IPInsights(hp, seed=seed, device=device)
     model.fit(
-        channels["train"],
-        validation=channels.get("validation"),
+        data["train"],
+        validation=data.get("validation"),
         callbacks=[callback],
         log=log,
         max_bad_fraction=max_bad_fraction,
@@ -219,6 +233,7 @@ def _train(spec: TrialSpec, log: TextIO, trial_dir: Path) -> int:
             seed=config.seed,
             device=config.device,
             channels=spec.channels,
+            input_format=config.input_format,
             callback=callback,
             log=log,
             model_dir=model_dir,

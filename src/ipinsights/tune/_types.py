@@ -29,6 +29,7 @@ __all__ = [
     "ContinuousRange",
     "EarlyStoppingType",
     "FailureKind",
+    "InputFormat",
     "IntegerRange",
     "JobStatus",
     "Objective",
@@ -285,6 +286,72 @@ class CategoricalRange:
 ParameterRange = IntegerRange | ContinuousRange | CategoricalRange
 
 
+#: The log formats ``ipinsights train --format`` reads (``ipinsights.readers.LogFormat``), and
+#: those whose fields are chosen by name. Kept here as text so that validating a job file does
+#: not import the readers.
+LOG_FORMATS = ("csv", "sshd", "sshd-all", "combined", "cloudtrail", "jsonl", "csv-header", "parquet")
+_NAMED_FIELDS = ("jsonl", "csv-header", "parquet")
+_COMBINED_IP_FIELDS = ("remote_addr", "x-forwarded-for")
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    """How every channel is read: ``ipinsights train``'s ``--format``, ``--entity-field``, ``--ip-field``.
+
+    Raises:
+        ConfigError: An unknown format, or a field name the format does not take (fields are
+            chosen by name in jsonl, csv-header and parquet; combined takes ``IpField``
+            ``x-forwarded-for``).
+
+    Example:
+        >>> InputFormat("jsonl", entity_field="user.name").entity_field
+        'user.name'
+        >>> InputFormat("sshd", ip_field="addr")
+        Traceback (most recent call last):
+        ...
+        ipinsights.errors.ConfigError: IpField chooses a field of jsonl, csv-header and parquet input (and x-forwarded-for of combined); InputFormat sshd has fixed fields
+    """
+
+    format: str = "csv"
+    entity_field: str | None = None
+    ip_field: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.format not in LOG_FORMATS:
+            raise ConfigError(
+                f"InputFormat must be one of {' | '.join(LOG_FORMATS)}, got {show(self.format)}"
+                f"{closest(self.format, LOG_FORMATS)}"
+            )
+        for key, value in (("EntityField", self.entity_field), ("IpField", self.ip_field)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigError(f"{key} must be a field name, got {show(value)}")
+        if self.format in _NAMED_FIELDS:
+            return
+        given = [key for key, value in (("EntityField", self.entity_field), ("IpField", self.ip_field)) if value]
+        if self.format == "combined" and given == ["IpField"]:
+            if self.ip_field in _COMBINED_IP_FIELDS:
+                return
+            raise ConfigError(
+                f"IpField for InputFormat combined is remote_addr (%h, the default) or x-forwarded-for, "
+                f"got {show(self.ip_field)}"
+            )
+        if given:
+            raise ConfigError(
+                f"{' and '.join(given)} {'choose fields' if len(given) > 1 else 'chooses a field'} of jsonl, "
+                f"csv-header and parquet input (and x-forwarded-for of combined); InputFormat {self.format} "
+                "has fixed fields"
+            )
+
+    def to_dict(self) -> dict[str, str]:
+        """The job file's members (``InputFormat``, and ``EntityField`` / ``IpField`` when set)."""
+        out = {"InputFormat": self.format}
+        if self.entity_field is not None:
+            out["EntityField"] = self.entity_field
+        if self.ip_field is not None:
+            out["IpField"] = self.ip_field
+        return out
+
+
 @dataclass(frozen=True)
 class Objective:
     """``HyperParameterTuningJobObjective``: a metric the trainer reports each epoch, and its direction."""
@@ -382,6 +449,7 @@ class TuningJobConfig:
             hyperparameters).
         device: ``auto``, ``cpu`` or ``cuda`` for the trials.
         max_bad_fraction: The trainer's bad-row tolerance.
+        input_format: How the channels are read (``train``'s ``--format``; default headerless CSV).
         default_ranges: True when ``ranges`` are the recommended ones.
         random_seed_given: False when ``random_seed`` was drawn because the file had none.
         sagemaker_fields: The request's members that configure SageMaker's infrastructure
@@ -407,6 +475,7 @@ class TuningJobConfig:
     seed: int = 0
     device: str = "auto"
     max_bad_fraction: float = 0.01
+    input_format: InputFormat = InputFormat()
     default_ranges: bool = False
     random_seed_given: bool = field(default=True, compare=False)
     sagemaker_fields: Mapping[str, Any] = field(default_factory=dict)
@@ -502,6 +571,8 @@ class TuningJobConfig:
                 "MaxBadFraction": self.max_bad_fraction,
             },
         }
+        if self.input_format != InputFormat():  # left out when CSV, so older job records compare equal
+            out["TrainingJobDefinition"].update(self.input_format.to_dict())
         if self.sagemaker_fields:
             out[SAGEMAKER_FIELDS_KEY] = dict(self.sagemaker_fields)
         if self.warm_start is not None:
