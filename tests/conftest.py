@@ -1,13 +1,17 @@
 """Shared fixtures: small, seeded login data sets written as headerless entity,ip CSV.
 
 Also the ``slow`` marker (``scripts/test.sh --fast`` leaves those tests out): a test is slow when
-it uses a fixture that starts something heavy (a real PostgreSQL server, real HTTP servers,
-tuning jobs of the real trainer, fresh virtual environments, multi-process training), or when
-its module or the test itself is marked ``pytest.mark.slow``. Every module keeps quick tests.
+it starts another process (the CLI, a server, a trial, a torchrun worker: each new Python imports
+PyTorch, seconds on a shared 2-core machine), directly, through a helper or fixture of the test
+suite, or through one of :data:`SLOW_FIXTURES` (PostgreSQL, real servers, fresh installs, SDK
+tuning jobs); or when it is marked ``pytest.mark.slow`` itself. The rule reads the tests' code,
+so a new test that starts a process is slow without anyone marking it.
 """
 
 from __future__ import annotations
 
+import inspect
+import types
 from pathlib import Path
 
 import numpy as np
@@ -18,19 +22,58 @@ SLOW_FIXTURES = frozenset(
     {
         "postgres_url",  # test_tune_postgres: a real PostgreSQL server
         "servers",  # test_serve: two real `ipinsights serve` processes (and all that use them)
-        "strict",
-        "lenient",
-        "strict_client",
-        "guarded",
         "bare",  # test_extras: a fresh virtual environment with pip installs
         "sdk_job",  # test_tune_sdk: SageMaker SDK requests run as tuning jobs of the real trainer
     }
 )
+#: What starting another process looks like in a test's code (a new Python imports torch: seconds).
+_SPAWN_NAMES = frozenset({"subprocess", "Popen", "spawn", "forkserver", "multiprocessing", "ProcessPoolExecutor"})
+
+
+def _spawns(code: types.CodeType, namespace: dict, seen: set[int]) -> bool:
+    """Whether ``code``, a function it defines, or a test-suite function it calls starts a process."""
+    if id(code) in seen:
+        return False
+    seen.add(id(code))
+    if _SPAWN_NAMES.intersection(code.co_names):
+        return True
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType) and _spawns(const, namespace, seen):
+            return True
+    for name in code.co_names:
+        called = namespace.get(name)
+        func = getattr(called, "__wrapped__", called)
+        if inspect.isfunction(func) and _in_tests(func) and _spawns(func.__code__, func.__globals__, seen):
+            return True
+    return False
+
+
+def _in_tests(func: types.FunctionType) -> bool:
+    return Path(inspect.getfile(func)).resolve().parent == Path(__file__).resolve().parent
+
+
+def _is_slow(item: pytest.Item) -> bool:
+    if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    func = getattr(item, "function", None)
+    if func is None:  # a doctest: quick
+        return False
+    seen: set[int] = set()
+    if _spawns(func.__code__, func.__globals__, seen):
+        return True
+    info = getattr(item, "_fixtureinfo", None)
+    for defs in (info.name2fixturedefs.values() if info else ()):
+        for fixturedef in defs:
+            fixture = getattr(fixturedef.func, "__wrapped__", fixturedef.func)
+            if inspect.isfunction(fixture) and _in_tests(fixture) and _spawns(fixture.__code__, fixture.__globals__, seen):
+                return True
+    return False
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``slow`` what needs a server, PostgreSQL, a fresh install or another process."""
     for item in items:
-        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        if _is_slow(item):
             item.add_marker(pytest.mark.slow)
 
 
