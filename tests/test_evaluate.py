@@ -233,7 +233,9 @@ def test_the_evaluate_command_without_attack_files_makes_them_from_the_logs_and_
     for verdict, attack in zip(data["verdicts"], data["attacks"], strict=True):
         model = next(r for r in attack["results"] if r["scorer"] == MODEL)
         assert verdict["attack"] == attack["name"] and verdict["model_auc"] == model["roc_auc"]
-        assert verdict["model_wins_auc"] == (model["roc_auc"] >= verdict["best_baseline_auc"])
+        assert verdict["model_wins_auc"] == (
+            round(model["roc_auc"], 4) >= round(verdict["best_baseline_auc"], 4)
+        )
         assert verdict["text"].split(":")[0] in result.stdout
     # The thresholds are rules on predict's field that flag at most the budget of normal logins.
     at_1 = data["thresholds"][0]
@@ -252,3 +254,18 @@ def _hashed(path):
 
     pairs = read_pairs(path)
     return pairs.entity_hash, pairs.ip_hi, pairs.ip_lo
+
+
+def test_a_verdict_compares_as_printed_and_a_tie_is_not_a_win_or_a_loss():
+    from ipinsights.evaluate import Verdict
+
+    tie_at_zero = Verdict("nearby_24", 0.01, 0.7232, "same_24_count", 0.8791, 0.00004, "same_24_count", 0.0)
+    assert tie_at_zero.text == (
+        "nearby_24: the model LOSES: ROC AUC 0.7232 loses to same_24_count 0.8791; at 1 % false positives "
+        "it flags 0.0 % of attacks, matches same_24_count 0.0 %"
+    )
+    mixed = Verdict("random_range", 0.01, 0.9914, "backoff", 0.9907, 0.661, "backoff_lr", 0.706)
+    assert mixed.text.startswith("random_range: MIXED: ROC AUC 0.9914 beats backoff 0.9907;")
+    assert mixed.wins_auc and not mixed.wins_tpr
+    wins = Verdict("other_users", 0.01, 0.9991, "backoff_lr", 0.9991, 0.991, "backoff_lr", 0.803)
+    assert wins.text.startswith("other_users: the model WINS: ROC AUC 0.9991 matches backoff_lr 0.9991;")

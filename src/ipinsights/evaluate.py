@@ -211,24 +211,26 @@ class Verdict:
     tpr_baseline: str
     baseline_tpr: float
 
+    # Compared as printed (AUC to 4 decimals, TPR to 0.1 %), so the text never says that 0.0 %
+    # beats 0.0 %.
     @property
     def wins_auc(self) -> bool:
-        return self.model_auc >= self.baseline_auc
+        return round(self.model_auc, 4) >= round(self.baseline_auc, 4)
 
     @property
     def wins_tpr(self) -> bool:
-        return self.model_tpr >= self.baseline_tpr
+        return round(100 * self.model_tpr, 1) >= round(100 * self.baseline_tpr, 1)
 
     @property
     def text(self) -> str:
-        if self.wins_auc and self.wins_tpr:
-            head = "the model WINS"
-        elif not self.wins_auc and not self.wins_tpr:
+        auc = _compare(round(self.model_auc, 4), round(self.baseline_auc, 4))
+        tpr = _compare(round(100 * self.model_tpr, 1), round(100 * self.baseline_tpr, 1))
+        if "loses to" not in (auc, tpr):
+            head = "the model WINS"  # a tie on one count and a win or a tie on the other
+        elif "beats" not in (auc, tpr):
             head = "the model LOSES"
         else:
             head = "MIXED"
-        auc = _compare(self.model_auc, self.baseline_auc)
-        tpr = _compare(self.model_tpr, self.baseline_tpr)
         return (
             f"{self.attack}: {head}: ROC AUC {self.model_auc:.4f} {auc} {self.baseline} {self.baseline_auc:.4f}; "
             f"at {100 * self.target_fpr:g} % false positives it flags {100 * self.model_tpr:.1f} % of attacks, "
