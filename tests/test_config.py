@@ -135,3 +135,23 @@ def test_a_table_over_ten_times_the_entities_warns_and_ten_times_does_not():
     (warning,) = hp.warnings_for(10_000, 500)
     assert "is over 10x the 500 distinct entities" in warning
     assert hp.replace(num_entity_vectors=5000).warnings_for(10_000, 500) == []
+
+
+def test_each_hyperparameter_has_one_constraint_that_its_validation_and_the_tuner_share():
+    from ipinsights.config import Constraint
+
+    for row in HyperParameters.describe():
+        constraint = HyperParameters.constraint(row["name"])
+        assert isinstance(constraint, Constraint)
+        assert (constraint.kind.__name__, constraint.low, constraint.high) == (row["kind"], row["low"], row["high"])
+    dim = HyperParameters.constraint("vector_dim")
+    assert dim.parse("vector_dim", " 128 ") == 128 and dim.parse("vector_dim", 4096.0) == 4096
+    with pytest.raises(ConfigError, match=r"^vector_dim must be an integer in \[4, 4096\], got vector_dim=5000$"):
+        dim.parse("vector_dim", "5000")
+    with pytest.raises(ConfigError, match=r"^vector_dim must be an integer in \[4, 4096\], got vector_dim=5000$"):
+        HyperParameters(num_entity_vectors=10, vector_dim=5000)  # the same message from the dataclass
+    rate = HyperParameters.constraint("random_negative_sampling_rate")
+    assert rate.parse("random_negative_sampling_rate", "0") == 0  # alone it may be 0; R + S is the set's rule
+    assert HyperParameters.constraint("learning_rate").parse("learning_rate", 1) == 1.0
+    with pytest.raises(ConfigError, match="unknown hyperparameter 'vector_dims'; did you mean 'vector_dim'"):
+        HyperParameters.constraint("vector_dims")

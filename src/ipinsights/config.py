@@ -60,7 +60,7 @@ class Constraint:
         >>> dim.parse("vector_dim", "12.5")
         Traceback (most recent call last):
         ...
-        ipinsights.errors.ConfigError: vector_dim must be an integer in [4, 4096], got vector_dim='12.5'
+        ipinsights.errors.ConfigError: vector_dim must be an integer in [4, 4096], got vector_dim=12.5
     """
 
     kind: type  # int or float

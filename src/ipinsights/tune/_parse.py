@@ -35,21 +35,27 @@ that ``describe`` returns them. An ``s3://`` channel must be replaced by a local
 
 from __future__ import annotations
 
-import contextvars
-import enum
-import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ipinsights.config import HyperParameters, platform_keys
 from ipinsights.errors import ConfigError
+from ipinsights.tune._channels import local_channels, parse_input_format
+from ipinsights.tune._fields import (
+    FINDINGS,
+    Findings,
+    check_keys,
+    enum_value,
+    integer,
+    mapping,
+    note_unused,
+    number,
+)
 from ipinsights.tune._space import default_ranges as recommended_ranges
 from ipinsights.tune._space import grid, negative_rates_feasible
 from ipinsights.tune._types import (
-    CHANNELS,
     DEFAULT_OBJECTIVE,
     DEFAULT_RETRY_ATTEMPTS,
     JOB_NAME,
@@ -66,7 +72,6 @@ from ipinsights.tune._types import (
     CompletionCriteria,
     ContinuousRange,
     EarlyStoppingType,
-    InputFormat,
     IntegerRange,
     Objective,
     ObjectiveType,
@@ -78,23 +83,11 @@ from ipinsights.tune._types import (
     WarmStart,
     WarmStartType,
     closest,
-    integer_rule,
     show,
 )
 
 __all__ = ["parse_job_config"]
 
-
-
-@dataclass
-class _Findings:
-    """What one parse noticed besides errors: unknown keys (reported together) and unused members."""
-
-    unknown: list[str] = field(default_factory=list)
-    unused: list[str] = field(default_factory=list)
-
-
-_FINDINGS: contextvars.ContextVar[_Findings | None] = contextvars.ContextVar("_FINDINGS", default=None)
 
 
 def parse_job_config(
@@ -122,8 +115,8 @@ def parse_job_config(
         ConfigError: Naming the field, the rule, the value and the fix; every unknown key of the
             document in one message.
     """
-    findings = _Findings()
-    token = _FINDINGS.set(findings)
+    findings = Findings()
+    token = FINDINGS.set(findings)
     try:
         config = _parse(document, seed_if_missing, dict(channel_paths or {}), base_dir, dict(input_format or {}))
     except ConfigError as exc:
@@ -131,7 +124,7 @@ def parse_job_config(
             raise ConfigError(_problems([*findings.unknown, str(exc)])) from None
         raise
     finally:
-        _FINDINGS.reset(token)
+        FINDINGS.reset(token)
     if findings.unknown:
         raise ConfigError(_problems(findings.unknown))
     return config.replace(not_used=tuple(dict.fromkeys(findings.unused)))
@@ -150,7 +143,7 @@ def _parse(
     base_dir: str | Path | None,
     format_override: dict[str, str],
 ) -> TuningJobConfig:
-    _keys(
+    check_keys(
         document,
         "the job file",
         (
@@ -174,8 +167,8 @@ def _parse(
             "HyperParameterTuningJobConfig is required (it holds Strategy, ResourceLimits, ...)"
         )
     where = "HyperParameterTuningJobConfig"
-    job = _mapping(document["HyperParameterTuningJobConfig"], where)
-    _keys(
+    job = mapping(document["HyperParameterTuningJobConfig"], where)
+    check_keys(
         job,
         where,
         (
@@ -189,14 +182,14 @@ def _parse(
             "RandomSeed",
         ),
     )
-    strategy = _enum(job.get("Strategy", "Bayesian"), Strategy, f"{where}.Strategy")
+    strategy = enum_value(job.get("Strategy", "Bayesian"), Strategy, f"{where}.Strategy")
     early_stopping = _early_stopping(job.get("TrainingJobEarlyStoppingType", "Off"), where)
     objective = _objective(
         job.get("HyperParameterTuningJobObjective"), f"{where}.HyperParameterTuningJobObjective"
     )
 
     definition, def_where = _definition(document)
-    _keys(
+    check_keys(
         definition,
         def_where,
         (
@@ -214,7 +207,7 @@ def _parse(
         ),
         SAGEMAKER_ONLY["TrainingJobDefinition"],
     )
-    kept: dict[str, Any] = dict(_mapping(document.get(SAGEMAKER_FIELDS_KEY) or {}, SAGEMAKER_FIELDS_KEY))
+    kept: dict[str, Any] = dict(mapping(document.get(SAGEMAKER_FIELDS_KEY) or {}, SAGEMAKER_FIELDS_KEY))
     kept.update({k: document[k] for k in SAGEMAKER_ONLY["the job file"] if k in document})
     kept_definition = dict(kept.get("TrainingJobDefinition") or {})
     kept_definition.update(
@@ -228,7 +221,7 @@ def _parse(
             )
         objective = _objective(definition["TuningObjective"], f"{def_where}.TuningObjective")
     static = dict(
-        _mapping(definition.get("StaticHyperParameters") or {}, f"{def_where}.StaticHyperParameters")
+        mapping(definition.get("StaticHyperParameters") or {}, f"{def_where}.StaticHyperParameters")
     )
     added = platform_keys(static)
     if added:
@@ -236,23 +229,12 @@ def _parse(
             **kept_definition.get("StaticHyperParameters", {}),
             **{k: static.pop(k) for k in added},
         }
-        _note_unused(f"{def_where}.StaticHyperParameters", added)
+        note_unused(f"{def_where}.StaticHyperParameters", added)
     _check_static(static, f"{def_where}.StaticHyperParameters")
     raw_channels = definition.get("InputDataConfig") or {}
     if isinstance(raw_channels, list):
         kept_definition["InputDataConfig"] = raw_channels
-    channels, labels = _channels(raw_channels, f"{def_where}.InputDataConfig")
-    for channel, value in list(channels.items()):
-        if channel in channel_paths:
-            channels[channel] = channel_paths[channel]
-        elif value.startswith("s3://"):
-            raise ConfigError(
-                f"{labels[channel]}: {show(value)} is in S3, which ipinsights does not read; pass "
-                f"--{channel} PATH (a local copy of it) or give a local path in the file"
-            )
-        elif base_dir is not None and not Path(value).is_absolute():
-            channels[channel] = str((Path(base_dir) / value).resolve())
-    channels.update({k: v for k, v in channel_paths.items() if k not in channels})
+    channels = local_channels(raw_channels, f"{def_where}.InputDataConfig", channel_paths, base_dir)
     if kept_definition:
         kept["TrainingJobDefinition"] = kept_definition
     if "train" not in channels:
@@ -266,22 +248,22 @@ def _parse(
             "TrainingJobDefinition.InputDataConfig validation: PATH (or pass --validation PATH), "
             "or choose MetricName train:binary_classification_cross_entropy:epoch"
         )
-    retry = _mapping(definition.get("RetryStrategy") or {}, f"{def_where}.RetryStrategy")
-    _keys(retry, f"{def_where}.RetryStrategy", ("MaximumRetryAttempts",))
-    max_retry = _integer(
+    retry = mapping(definition.get("RetryStrategy") or {}, f"{def_where}.RetryStrategy")
+    check_keys(retry, f"{def_where}.RetryStrategy", ("MaximumRetryAttempts",))
+    max_retry = integer(
         retry.get("MaximumRetryAttempts", DEFAULT_RETRY_ATTEMPTS),
         f"{def_where}.RetryStrategy.MaximumRetryAttempts",
         0,
         MAX_RETRY_ATTEMPTS,
     )
-    seed = _integer(definition.get("Seed", 0), f"{def_where}.Seed", 0, 2**32 - 1)
+    seed = integer(definition.get("Seed", 0), f"{def_where}.Seed", 0, 2**32 - 1)
     device = str(definition.get("Device", "auto"))
     if device not in ("auto", "cpu") and not re.match(r"^cuda(:\d+)?$", device):
         raise ConfigError(f"{def_where}.Device must be auto, cpu or cuda[:N], got {show(device)}")
-    bad = _number(definition.get("MaxBadFraction", 0.01), f"{def_where}.MaxBadFraction")
+    bad = number(definition.get("MaxBadFraction", 0.01), f"{def_where}.MaxBadFraction")
     if not 0.0 <= bad <= 1.0:
         raise ConfigError(f"{def_where}.MaxBadFraction must be in [0, 1], got {show(bad)}")
-    input_format = _input_format(definition, def_where, format_override)
+    input_format = parse_input_format(definition, def_where, format_override)
 
     hyperband = _hyperband(job.get("StrategyConfig"), strategy, early_stopping, static, where)
     ranges_where, ranges_value = f"{where}.ParameterRanges", job.get("ParameterRanges")
@@ -292,7 +274,7 @@ def _parse(
             )
         ranges_where, ranges_value = f"{def_where}.HyperParameterRanges", definition["HyperParameterRanges"]
     if ranges_value is not None and _only_auto_parameters(ranges_value):
-        _keys(ranges_value, ranges_where, (), SAGEMAKER_ONLY["ParameterRanges"])
+        check_keys(ranges_value, ranges_where, (), SAGEMAKER_ONLY["ParameterRanges"])
         ranges_value = None  # Autotune's hints: the recommended ranges stand in for them
     if ranges_value is not None:
         ranges = _ranges(ranges_value, ranges_where)
@@ -317,7 +299,7 @@ def _parse(
             seed_if_missing = secrets.randbelow(2**31)
         random_seed = seed_if_missing
     else:
-        random_seed = _integer(seed_value, f"{where}.RandomSeed", 0, 2**32 - 1)
+        random_seed = integer(seed_value, f"{where}.RandomSeed", 0, 2**32 - 1)
 
     completion = _completion(job.get("TuningJobCompletionCriteria"), f"{where}.TuningJobCompletionCriteria")
     limits = _limits(job.get("ResourceLimits"), f"{where}.ResourceLimits", strategy, ranges, static)
@@ -347,25 +329,10 @@ def _parse(
     )
 
 
-def _input_format(definition: Mapping[str, Any], where: str, override: dict[str, str]) -> InputFormat:
-    """``InputFormat`` with its field names, from the definition; ``override``'s members replace its."""
-    members = {k: definition[k] for k in ("InputFormat", "EntityField", "IpField") if k in definition}
-    if "InputFormat" in override:  # another format: the file's field names were for its own format
-        members = {}
-    members.update(override)
-    for key, value in members.items():
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}.{key} must be a string, got {show(value)}")
-    try:
-        return InputFormat(members.get("InputFormat", "csv"), members.get("EntityField"), members.get("IpField"))
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
 def _definition(document: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
     """``TrainingJobDefinition``, or the one definition of ``TrainingJobDefinitions``."""
     if "TrainingJobDefinitions" not in document:
-        return _mapping(document.get("TrainingJobDefinition") or {}, "TrainingJobDefinition"), (
+        return mapping(document.get("TrainingJobDefinition") or {}, "TrainingJobDefinition"), (
             "TrainingJobDefinition"
         )
     where = "TrainingJobDefinitions"
@@ -378,7 +345,7 @@ def _definition(document: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
             f"{where} must list exactly one definition here (one algorithm, IP Insights), got {count}; "
             "run one tuning job per definition"
         )
-    return _mapping(definitions[0], f"{where}[0]"), f"{where}[0]"
+    return mapping(definitions[0], f"{where}[0]"), f"{where}[0]"
 
 
 def _only_auto_parameters(value: Any) -> bool:
@@ -392,24 +359,18 @@ def _only_auto_parameters(value: Any) -> bool:
     )
 
 
-def _note_unused(where: str, keys: Any) -> None:
-    findings = _FINDINGS.get()
-    if findings is not None:
-        findings.unused.extend(f"{where}.{k}" for k in keys)
-
-
 # -- the parts --------------------------------------------------------------------------------
 
 
 def _objective(value: Any, where: str) -> Objective:
     if value is None:
         return Objective(ObjectiveType.MAXIMIZE, DEFAULT_OBJECTIVE)
-    value = _mapping(value, where)
-    _keys(value, where, ("Type", "MetricName"))
+    value = mapping(value, where)
+    check_keys(value, where, ("Type", "MetricName"))
     metric = value.get("MetricName", DEFAULT_OBJECTIVE)
     kind = METRIC_DIRECTIONS.get(metric, ObjectiveType.MAXIMIZE)
     if "Type" in value:
-        kind = _enum(value["Type"], ObjectiveType, f"{where}.Type")
+        kind = enum_value(value["Type"], ObjectiveType, f"{where}.Type")
     try:
         return Objective(kind, metric)
     except ConfigError as exc:
@@ -419,7 +380,7 @@ def _objective(value: Any, where: str) -> Objective:
 def _early_stopping(value: Any, where: str) -> EarlyStoppingType:
     if value is False:  # YAML 1.1 reads a bare Off as false
         value = "Off"
-    return _enum(value, EarlyStoppingType, f"{where}.TrainingJobEarlyStoppingType")
+    return enum_value(value, EarlyStoppingType, f"{where}.TrainingJobEarlyStoppingType")
 
 
 def _hyperband(
@@ -437,13 +398,13 @@ def _hyperband(
             f"{where}.TrainingJobEarlyStoppingType must be Off with Strategy Hyperband (Hyperband stops "
             f"trials itself), got {early_stopping}"
         )
-    config = _mapping(value or {}, here)
-    _keys(config, here, ("HyperbandStrategyConfig",))
-    band = _mapping(config.get("HyperbandStrategyConfig") or {}, f"{here}.HyperbandStrategyConfig")
-    _keys(band, f"{here}.HyperbandStrategyConfig", ("MinResource", "MaxResource"))
+    config = mapping(value or {}, here)
+    check_keys(config, here, ("HyperbandStrategyConfig",))
+    band = mapping(config.get("HyperbandStrategyConfig") or {}, f"{here}.HyperbandStrategyConfig")
+    check_keys(band, f"{here}.HyperbandStrategyConfig", ("MinResource", "MaxResource"))
     default_max = int(float(static.get("epochs", HyperParameters.__dataclass_fields__["epochs"].default)))
-    low = _integer(band.get("MinResource", 1), f"{here}.HyperbandStrategyConfig.MinResource", 1, None)
-    high = _integer(
+    low = integer(band.get("MinResource", 1), f"{here}.HyperbandStrategyConfig.MinResource", 1, None)
+    high = integer(
         band.get("MaxResource", default_max), f"{here}.HyperbandStrategyConfig.MaxResource", 1, None
     )
     if low > high:
@@ -459,13 +420,13 @@ def _limits(
 ) -> ResourceLimits:
     if value is None:
         raise ConfigError(f"{where} is required (at least MaxParallelTrainingJobs)")
-    value = _mapping(value, where)
-    _keys(value, where, ("MaxNumberOfTrainingJobs", "MaxParallelTrainingJobs", "MaxRuntimeInSeconds"))
+    value = mapping(value, where)
+    check_keys(value, where, ("MaxNumberOfTrainingJobs", "MaxParallelTrainingJobs", "MaxRuntimeInSeconds"))
     if "MaxParallelTrainingJobs" not in value:
         raise ConfigError(
             f"{where}.MaxParallelTrainingJobs is required (how many trials run at once), e.g. 2"
         )
-    parallel = _integer(value["MaxParallelTrainingJobs"], f"{where}.MaxParallelTrainingJobs", None, None)
+    parallel = integer(value["MaxParallelTrainingJobs"], f"{where}.MaxParallelTrainingJobs", None, None)
     cap = MAX_TRAINING_JOBS_RANDOM if strategy is Strategy.RANDOM else MAX_TRAINING_JOBS
     if strategy is Strategy.GRID:
         combinations, skipped = grid(ranges, static, seed=0)
@@ -479,7 +440,7 @@ def _limits(
                 f"Strategy Grid: the CategoricalParameterRanges make {count} combinations; at most {cap} are allowed"
             )
         if "MaxNumberOfTrainingJobs" in value:
-            given = _integer(value["MaxNumberOfTrainingJobs"], f"{where}.MaxNumberOfTrainingJobs", 1, cap)
+            given = integer(value["MaxNumberOfTrainingJobs"], f"{where}.MaxNumberOfTrainingJobs", 1, cap)
             if given < count:
                 raise ConfigError(
                     f"{where}.MaxNumberOfTrainingJobs is {given} but Strategy Grid runs every one of the {count} "
@@ -487,10 +448,10 @@ def _limits(
                 )
         jobs = count
     else:
-        jobs = _integer(value.get("MaxNumberOfTrainingJobs", cap), f"{where}.MaxNumberOfTrainingJobs", 1, cap)
+        jobs = integer(value.get("MaxNumberOfTrainingJobs", cap), f"{where}.MaxNumberOfTrainingJobs", 1, cap)
     runtime = None
     if value.get("MaxRuntimeInSeconds") is not None:
-        runtime = _integer(value["MaxRuntimeInSeconds"], f"{where}.MaxRuntimeInSeconds", None, None)
+        runtime = integer(value["MaxRuntimeInSeconds"], f"{where}.MaxRuntimeInSeconds", None, None)
     try:
         return ResourceLimits(jobs, parallel, runtime)
     except ConfigError as exc:
@@ -500,28 +461,28 @@ def _limits(
 def _completion(value: Any, where: str) -> CompletionCriteria:
     if value is None:
         return CompletionCriteria()
-    value = _mapping(value, where)
-    _keys(value, where, ("TargetObjectiveMetricValue", "BestObjectiveNotImproving", "ConvergenceDetected"))
+    value = mapping(value, where)
+    check_keys(value, where, ("TargetObjectiveMetricValue", "BestObjectiveNotImproving", "ConvergenceDetected"))
     target = None
     if value.get("TargetObjectiveMetricValue") is not None:
-        target = _number(value["TargetObjectiveMetricValue"], f"{where}.TargetObjectiveMetricValue")
+        target = number(value["TargetObjectiveMetricValue"], f"{where}.TargetObjectiveMetricValue")
     not_improving = None
     if value.get("BestObjectiveNotImproving") is not None:
         here = f"{where}.BestObjectiveNotImproving"
-        block = _mapping(value["BestObjectiveNotImproving"], here)
-        _keys(block, here, ("MaxNumberOfTrainingJobsNotImproving",))
+        block = mapping(value["BestObjectiveNotImproving"], here)
+        check_keys(block, here, ("MaxNumberOfTrainingJobsNotImproving",))
         if "MaxNumberOfTrainingJobsNotImproving" not in block:
             raise ConfigError(
                 f"{here}.MaxNumberOfTrainingJobsNotImproving is required (an integer >= {MIN_JOBS_NOT_IMPROVING})"
             )
-        not_improving = _integer(
+        not_improving = integer(
             block["MaxNumberOfTrainingJobsNotImproving"], f"{here}.MaxNumberOfTrainingJobsNotImproving", None, None
         )
     convergence = False
     if value.get("ConvergenceDetected") is not None:
         here = f"{where}.ConvergenceDetected"
-        block = _mapping(value["ConvergenceDetected"], here)
-        _keys(block, here, ("CompleteOnConvergence",))
+        block = mapping(value["ConvergenceDetected"], here)
+        check_keys(block, here, ("CompleteOnConvergence",))
         flag = block.get("CompleteOnConvergence", "Enabled")
         if flag not in ("Enabled", "Disabled"):
             raise ConfigError(f"{here}.CompleteOnConvergence must be Enabled or Disabled, got {show(flag)}")
@@ -536,11 +497,11 @@ def _warm_start(value: Any, name: str) -> WarmStart | None:
     if value is None:
         return None
     where = "WarmStartConfig"
-    value = _mapping(value, where)
-    _keys(value, where, ("ParentHyperParameterTuningJobs", "WarmStartType"))
+    value = mapping(value, where)
+    check_keys(value, where, ("ParentHyperParameterTuningJobs", "WarmStartType"))
     if "WarmStartType" not in value:
         raise ConfigError(f"{where}.WarmStartType is required: IdenticalDataAndAlgorithm or TransferLearning")
-    kind = _enum(value["WarmStartType"], WarmStartType, f"{where}.WarmStartType")
+    kind = enum_value(value["WarmStartType"], WarmStartType, f"{where}.WarmStartType")
     parents_raw = value.get("ParentHyperParameterTuningJobs")
     if not isinstance(parents_raw, list) or not 1 <= len(parents_raw) <= MAX_PARENT_JOBS:
         raise ConfigError(
@@ -552,8 +513,8 @@ def _warm_start(value: Any, name: str) -> WarmStart | None:
         here = f"{where}.ParentHyperParameterTuningJobs[{i}]"
         if isinstance(item, str):
             item = {"HyperParameterTuningJobName": item}
-        item = _mapping(item, here)
-        _keys(item, here, ("HyperParameterTuningJobName",))
+        item = mapping(item, here)
+        check_keys(item, here, ("HyperParameterTuningJobName",))
         parent = item.get("HyperParameterTuningJobName")
         if not isinstance(parent, str) or not JOB_NAME.match(parent):
             raise ConfigError(f"{here}.HyperParameterTuningJobName must be a job name, got {show(parent)}")
@@ -566,9 +527,9 @@ def _warm_start(value: Any, name: str) -> WarmStart | None:
 
 
 def _ranges(value: Any, where: str) -> tuple[ParameterRange, ...]:
-    value = _mapping(value, where)
+    value = mapping(value, where)
     kinds = ("IntegerParameterRanges", "ContinuousParameterRanges", "CategoricalParameterRanges")
-    _keys(value, where, kinds, SAGEMAKER_ONLY["ParameterRanges"])
+    check_keys(value, where, kinds, SAGEMAKER_ONLY["ParameterRanges"])
     names = HyperParameters.names()
     out: list[ParameterRange] = []
     seen: dict[str, str] = {}
@@ -578,13 +539,13 @@ def _ranges(value: Any, where: str) -> tuple[ParameterRange, ...]:
             raise ConfigError(f"{where}.{kind} must be a list of ranges, got {type(items).__name__}")
         for i, item in enumerate(items):
             label = f"{kind}[{i}]"
-            item = _mapping(item, f"{where}.{label}")
+            item = mapping(item, f"{where}.{label}")
             allowed = (
                 ("Name", "Values")
                 if kind.startswith("Categorical")
                 else ("Name", "MinValue", "MaxValue", "ScalingType")
             )
-            _keys(item, f"{where}.{label}", allowed)
+            check_keys(item, f"{where}.{label}", allowed)
             hp = item.get("Name")
             if hp not in names:
                 raise ConfigError(
@@ -606,12 +567,12 @@ def _ranges(value: Any, where: str) -> tuple[ParameterRange, ...]:
             low: int | float
             high: int | float
             if is_int:
-                low = _integer(item["MinValue"], f"{where}.{label}.MinValue", None, None)
-                high = _integer(item["MaxValue"], f"{where}.{label}.MaxValue", None, None)
+                low = integer(item["MinValue"], f"{where}.{label}.MinValue", None, None)
+                high = integer(item["MaxValue"], f"{where}.{label}.MaxValue", None, None)
             else:
-                low = _number(item["MinValue"], f"{where}.{label}.MinValue")
-                high = _number(item["MaxValue"], f"{where}.{label}.MaxValue")
-            scaling = _enum(item.get("ScalingType", "Auto"), ScalingType, f"{where}.{label}.ScalingType")
+                low = number(item["MinValue"], f"{where}.{label}.MinValue")
+                high = number(item["MaxValue"], f"{where}.{label}.MaxValue")
+            scaling = enum_value(item.get("ScalingType", "Auto"), ScalingType, f"{where}.{label}.ScalingType")
             try:
                 if is_int:
                     out.append(IntegerRange(hp, int(low), int(high), scaling))
@@ -692,158 +653,3 @@ def _check_ranges_against_job(
     message = negative_rates_feasible(ranges, static)
     if message:
         raise ConfigError(f"{where}: {message}")
-
-
-def _channels(value: Any, where: str) -> tuple[dict[str, str], dict[str, str]]:
-    """``{train: path, validation: path}`` from that mapping or the reference's list of channels.
-
-    Returns the paths as written (``s3://`` ones included: the caller replaces or refuses them)
-    and, per channel, the field path to name in an error.
-    """
-    out: dict[str, str] = {}
-    labels: dict[str, str] = {}
-    if isinstance(value, Mapping):
-        for key, given in value.items():
-            if key not in CHANNELS:
-                raise ConfigError(
-                    f"{where}: unknown channel {show(key)}{closest(key, CHANNELS)}; channels: train, validation"
-                )
-            if not isinstance(given, str) or not given:
-                raise ConfigError(f"{where}.{key} must be a path, got {show(given)}")
-            out[key], labels[key] = given, f"{where}.{key}"
-        return out, labels
-    if not isinstance(value, list):
-        raise ConfigError(f"{where} must map channel names to paths, e.g. {{train: data/train.csv}}")
-    for i, item in enumerate(value):
-        here = f"{where}[{i}]"
-        item = _mapping(item, here)
-        _keys(item, here, ("ChannelName", "DataSource"), SAGEMAKER_ONLY["channel"], unused_as=f"{where}[*]")
-        channel = item.get("ChannelName")
-        if channel not in CHANNELS:
-            raise ConfigError(f"{here}.ChannelName must be train or validation, got {show(channel)}")
-        source = _mapping(item.get("DataSource") or {}, f"{here}.DataSource")
-        _keys(
-            source,
-            f"{here}.DataSource",
-            ("FileSystemDataSource", "S3DataSource"),
-            SAGEMAKER_ONLY["DataSource"],
-            unused_as=f"{where}[*].DataSource",
-        )
-        path: Any = None
-        if "FileSystemDataSource" in source:
-            label = f"{here}.DataSource.FileSystemDataSource"
-            fs = _mapping(source["FileSystemDataSource"], label)
-            _keys(
-                fs,
-                label,
-                ("DirectoryPath",),
-                SAGEMAKER_ONLY["FileSystemDataSource"],
-                unused_as=f"{where}[*].DataSource.FileSystemDataSource",
-            )
-            path, label = fs.get("DirectoryPath"), f"{label}.DirectoryPath ({channel})"
-        elif "S3DataSource" in source:
-            label = f"{here}.DataSource.S3DataSource"
-            s3 = _mapping(source["S3DataSource"], label)
-            _keys(
-                s3,
-                label,
-                ("S3Uri",),
-                SAGEMAKER_ONLY["S3DataSource"],
-                unused_as=f"{where}[*].DataSource.S3DataSource",
-            )
-            path, label = s3.get("S3Uri"), f"{label}.S3Uri ({channel})"
-            if isinstance(path, str) and path.startswith("file://"):
-                path = path[len("file://") :]
-        else:
-            label = f"{here}.DataSource ({channel})"
-        if not isinstance(path, str) or not path:
-            raise ConfigError(
-                f"{here}.DataSource ({channel}) has no path ipinsights can read; pass --{channel} PATH, or "
-                "give S3DataSource.S3Uri or FileSystemDataSource.DirectoryPath as a local file or folder"
-            )
-        out[channel], labels[channel] = path, label
-    return out, labels
-
-
-# -- small parsers ----------------------------------------------------------------------------
-
-
-# -- small parsers ----------------------------------------------------------------------------
-
-
-def _keys(
-    value: Mapping[str, Any],
-    where: str,
-    allowed: tuple[str, ...],
-    service: tuple[str, ...] = (),
-    *,
-    unused_as: str | None = None,
-) -> None:
-    """Check a mapping's keys: ``allowed`` are read here, ``service`` are SageMaker-only members.
-
-    A SageMaker-only member is noted as not used locally (under ``unused_as``, default
-    ``where``). An unknown key is an error that suggests only a member of the same shape; inside
-    :func:`parse_job_config` every unknown key of the file is collected into one message.
-    """
-    findings = _FINDINGS.get()
-    for key in value:
-        if key in allowed:
-            continue
-        if key in service:
-            if findings is not None:
-                place = unused_as or where
-                findings.unused.append(key if place == "the job file" else f"{place}.{key}")
-            continue
-        members = (*allowed, *service)
-        hint = closest(key, members) or f"; valid keys: {', '.join(members)}"
-        message = f"{where}: unknown key {show(key)}{hint}"
-        if findings is None:
-            raise ConfigError(message)
-        findings.unknown.append(message)
-
-
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where} must be a mapping of keys to values, got {type(value).__name__}")
-    return value
-
-
-def _enum(value: Any, kind: type[enum.StrEnum], where: str) -> Any:
-    valid = [str(m) for m in kind]  # type: ignore[attr-defined]
-    if value not in valid:
-        raise ConfigError(
-            f"{where} must be one of {' | '.join(valid)}, got {show(value)}{closest(value, valid)}"
-        )
-    return kind(value)
-
-
-def _integer(value: Any, where: str, low: int | None, high: int | None) -> int:
-    number: Any = value
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            number = None
-    if (
-        isinstance(number, bool)
-        or not isinstance(number, (int, float))
-        or not math.isfinite(number)
-        or int(number) != number
-    ):
-        raise ConfigError(f"{where} must be an integer, got {show(value)}")
-    number = int(number)
-    if (low is not None and number < low) or (high is not None and number > high):
-        raise ConfigError(f"{where} must be an integer {integer_rule(low, high)}, got {number}")
-    return number
-
-
-def _number(value: Any, where: str) -> float:
-    number: Any = value
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            number = None
-    if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
-        raise ConfigError(f"{where} must be a number, got {show(value)}")
-    return float(number)
