@@ -4,12 +4,15 @@ A job file with the fields of ``CreateHyperParameterTuningJob`` becomes trials t
 same public training API as a user would (``IPInsights(...).fit(...)``); no training logic lives
 here. The pipeline, one module per concept:
 
-``_types`` (the job's parts, each validating itself) → ``_space`` (ranges and scaling types
-as Optuna distributions) → ``_parse`` (a request document into those types, errors with the
-field's path) and ``_load`` (a JSON or YAML job file, bounded) → ``_job`` (the job in its storage; the worker loop that starts, watches and
-retries trial processes) → ``_trial`` (one trial process) with ``_early_stopping`` (the median
-rule) and ``_completion`` (completion criteria) → ``_records`` (trials as training jobs) →
-``_report`` (describe, list, analytics, plots, progress) → ``_cli``.
+``_types`` (the job's parts, each validating itself; statuses) → ``_space`` (ranges and scaling
+types as Optuna distributions) → ``_parse`` (a request document into those types, each error
+with the member's path; ``_fields`` reads members, ``_channels`` the data channels) and
+``_load`` (a JSON or YAML job file, bounded) → ``_job`` (the job in its storage) → ``_worker``
+(the loop that starts, watches and retries trial processes) → ``_trial`` (one trial process)
+with ``_early_stopping`` (the median rule) and ``_completion`` (completion criteria) →
+``_records`` (trials as training jobs) → ``_report`` (describe, list, analytics, plots,
+progress) → ``_cli``. ``_storage`` opens the storage and keeps the journal whole;
+``_warm_start`` imports parent jobs.
 
 Example:
     >>> from ipinsights.tune import parse_job_config
@@ -36,11 +39,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from ipinsights.tune._completion import check_completion
     from ipinsights.tune._early_stopping import MedianRulePruner, median_rule_stops
-    from ipinsights.tune._job import TuningJob, Worker, run_job
+    from ipinsights.tune._job import TuningJob
     from ipinsights.tune._load import load_job_config
     from ipinsights.tune._parse import parse_job_config
     from ipinsights.tune._report import analytics_rows, describe_job, list_training_jobs
     from ipinsights.tune._types import TuningJobConfig
+    from ipinsights.tune._worker import Worker, run_job
 
 # Imported on first use (PEP 562), so that ``ipinsights --help`` and the commands that do not
 # tune start without the ``tune`` extra (Optuna, PyYAML) installed.
@@ -52,8 +56,8 @@ _LAZY = {
     "MedianRulePruner": "_early_stopping",
     "median_rule_stops": "_early_stopping",
     "TuningJob": "_job",
-    "Worker": "_job",
-    "run_job": "_job",
+    "Worker": "_worker",
+    "run_job": "_worker",
     "analytics_rows": "_report",
     "describe_job": "_report",
     "list_training_jobs": "_report",

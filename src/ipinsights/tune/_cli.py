@@ -242,9 +242,9 @@ def _run(args: argparse.Namespace, job_dir: Path | None) -> int:
 
 
 def _work(job: Any, args: argparse.Namespace) -> int:
-    from ipinsights.tune._job import run_job
     from ipinsights.tune._records import summarize
     from ipinsights.tune._report import Progress
+    from ipinsights.tune._worker import run_job
 
     channels = dict(job.config.channels)
     for channel in ("train", "validation"):
