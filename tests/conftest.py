@@ -24,6 +24,7 @@ SLOW_FIXTURES = frozenset(
         "servers",  # test_serve: two real `ipinsights serve` processes (and all that use them)
         "bare",  # test_extras: a fresh virtual environment with pip installs
         "sdk_job",  # test_tune_sdk: SageMaker SDK requests run as tuning jobs of the real trainer
+        "walkthrough",  # test_from_logs: a model trained, evaluated and scored per log format
     }
 )
 #: What starting another process looks like in a test's code (a new Python imports torch: seconds).

@@ -164,6 +164,7 @@ def running_pids(job):
 # -- tests ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a job of 8 to 12 trial processes
 def test_a_job_runs_its_trials_two_at_a_time_and_reports_with_the_reference_names(tmp_path):
     job, status = run(
         tmp_path,
@@ -239,6 +240,7 @@ def test_a_job_runs_its_trials_two_at_a_time_and_reports_with_the_reference_name
         assert (folder / "plots" / plot).stat().st_size > 1000
 
 
+@pytest.mark.slow  # four jobs of trial processes
 @pytest.mark.parametrize(
     ("strategy", "parallel", "extra"),
     [
@@ -279,6 +281,7 @@ def test_the_same_random_seed_gives_the_same_configurations(tmp_path, strategy, 
         assert configurations(other) != configurations(first)
 
 
+@pytest.mark.slow  # a job of 8 to 12 trial processes
 def test_early_stopping_auto_stops_trials_by_the_median_rule_and_saves_epochs(tmp_path):
     job, status = run(
         tmp_path,
@@ -295,6 +298,7 @@ def test_early_stopping_auto_stops_trials_by_the_median_rule_and_saves_epochs(tm
     assert describe_job(job)["ObjectiveStatusCounters"]["Succeeded"] == 10
 
 
+@pytest.mark.slow  # a job of 8 to 12 trial processes
 def test_hyperband_gives_fewer_epochs_to_weak_trials(tmp_path):
     extra = {"StrategyConfig": {"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 9}}}
     job, status = run(tmp_path, document("band", strategy="Hyperband", jobs=12, parallel=2, **extra))
@@ -362,6 +366,7 @@ def test_running_a_job_again_with_another_configuration_is_refused(tmp_path):
     assert again.status() == "Completed"
 
 
+@pytest.mark.slow  # a job of 8 to 12 trial processes
 def test_warm_start_seeds_the_search_with_the_parents_training_jobs(tmp_path):
     _parent, _ = run(tmp_path, document("parent", jobs=4, parallel=2))
     ws = {

@@ -612,6 +612,7 @@ def test_describe_of_a_local_job_file_has_neutral_values_for_the_required_member
     assert described["CreationTime"].endswith("+00:00")
 
 
+@pytest.mark.slow  # `ipinsights tune` in a process, with trial processes
 def test_the_command_runs_an_sdk_request_unchanged_and_reports_the_unused_members_in_one_line(tmp_path):
     from test_tune_job import TESTS, cli
 
