@@ -6,15 +6,17 @@ speed does not depend on the weights):
 * single-pair ``POST /invocations`` (CSV in, JSON out): latency p50 / p99 and requests/s at
   concurrency 1, 8 and 32, for 1 and 2 worker processes;
 * pairs/s in 1,000-pair CSV requests (concurrency 8);
-* ``ipinsights predict`` pairs/s on a 1,000,000-row CSV file written as JSON Lines, end to end
-  (process start to exit) and for the scoring pipeline alone (read, parse, score, format, write).
+* ``ipinsights predict`` on 1,000,000- and 10,000,000-row CSV files written as CSV and as JSON
+  Lines: pairs/s after start-up (the extra rows over the extra time), peak resident memory of the
+  process and its workers for both sizes, and a 10M-row run killed halfway (the previous output
+  must stay whole, no partial file).
 
 Load comes from ``wrk`` (``apt-get install wrk``), a C load generator that leaves the CPU to the
 server; without it, from a Python asyncio client in its own process (slower: it competes with the
 server for the same cores). The server's CPU time per request is read from ``/proc``, so that the
 capacity of an otherwise idle machine can be told apart from what a busy shared one gave.
 
-Prints a table and writes ``benchmarks/results/serve.json``.
+Prints a table; writes ``benchmarks/results/serve.json`` with ``--save`` (or ``--out PATH``).
 """
 
 from __future__ import annotations
@@ -196,56 +198,102 @@ def load(server: Server, body: bytes, concurrency: int, seconds: float, work: Pa
     return result
 
 
-def bench_predict(model_dir: Path, work: Path, num_rows: int) -> dict[str, object]:
-    """``ipinsights predict`` end to end with PyTorch's default threads and with one thread, and
-    the in-process pipeline (read, parse, score, format, write) timed step by step for both."""
-    source, target = work / "pairs.csv", work / "scores.jsonl"
-    source.write_bytes(logins(num_rows, seed=2))
-    command = [sys.executable, "-m", "ipinsights.cli", "predict", "--model-dir", str(model_dir)]
-    results: dict[str, object] = {"rows": num_rows}
-    for threads in ("default", "1"):
-        env = {**os.environ, **({"OMP_NUM_THREADS": threads} if threads != "default" else {})}
-        started = time.perf_counter()
-        subprocess.run([*command, "--input", str(source), "--output", str(target)], check=True, env=env)
-        seconds = time.perf_counter() - started
-        if target.read_bytes().count(b"\n") != num_rows:
-            raise SystemExit(f"predict did not write {num_rows} lines")
-        pipeline = json.loads(
-            subprocess.run(
-                [sys.executable, "-c", _PIPELINE, str(model_dir), str(source), str(target)],
-                check=True, capture_output=True, text=True, env=env,
-            ).stdout
-        )  # fmt: skip
-        results[f"threads_{threads}"] = {
-            "end_to_end_s": seconds,
-            "end_to_end_pairs_per_s": num_rows / seconds,
-            "pipeline_s": sum(pipeline["steps_s"].values()),
-            "pipeline_pairs_per_s": num_rows / sum(pipeline["steps_s"].values()),
-            **pipeline,
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process and its descendants (the predict worker processes), now."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        p = int(status.parent.name)
+        parents[p] = int(fields.get("PPid", "0").strip() or 0)
+        rss[p] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+    family = {pid}
+    for _ in range(4):
+        family |= {p for p, parent in parents.items() if parent in family}
+    return sum(rss.get(p, 0) for p in family)
+
+
+def run_predict(command: list[str], env: dict[str, str]) -> dict[str, float]:
+    """Wall time and peak resident memory (of the process tree, sampled every 50 ms) of one run."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, tree_rss_bytes(process.pid))
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().decode() if process.stderr else ''}")
+    return {"seconds": seconds, "peak_rss_bytes": peak}
+
+
+def bench_predict(model_dir: Path, work: Path, small: int, large: int, threads: str) -> dict[str, Any]:
+    """``ipinsights predict`` CSV -> CSV and CSV -> JSON Lines on ``small`` and ``large`` rows.
+
+    Throughput after start-up is the extra rows over the extra time, ``(large - small) /
+    (t_large - t_small)``: start-up (imports, loading and folding the model, starting worker
+    processes) is paid once in both runs and cancels. Then a ``large``-row run is killed
+    (SIGKILL, with its workers) halfway and the previous output and the folder are checked.
+    """
+    block = logins(min(small, 1_000_000), seed=2)
+    paths = {}
+    for rows in (small, large):
+        paths[rows] = work / f"pairs{rows}.csv"
+        with open(paths[rows], "wb") as fh:
+            for _ in range(rows // min(small, 1_000_000)):
+                fh.write(block)
+    env = dict(os.environ)
+    command = [sys.executable, "-m", "ipinsights.cli", "predict", "--model-dir", str(model_dir), "--threads", threads]
+    results: dict[str, Any] = {"rows_small": small, "rows_large": large, "threads": threads, "runs": {}}
+    out_dir = work / "out"
+    out_dir.mkdir()
+    for accept, suffix in (("text/csv", "csv"), ("application/jsonlines", "jsonl")):
+        runs = {}
+        for rows in (small, large):
+            target = out_dir / f"scores.{suffix}"
+            runs[rows] = run_predict(
+                [*command, "--input", str(paths[rows]), "--output", str(target), "--accept", accept], env
+            )
+            with open(target, "rb") as fh:
+                lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b""))
+            if lines != rows:
+                raise SystemExit(f"predict wrote {lines} lines for {rows} rows")
+            runs[rows]["load_average_after"] = os.getloadavg()
+            print(f"predict {accept} {rows:,} rows: {runs[rows]}", file=sys.stderr)
+        extra = runs[large]["seconds"] - runs[small]["seconds"]
+        results["runs"][accept] = {
+            "small": runs[small],
+            "large": runs[large],
+            "pairs_per_s_after_start_up": (large - small) / extra if extra > 0 else float("nan"),
+            "end_to_end_pairs_per_s_large": large / runs[large]["seconds"],
+            "peak_rss_ratio_large_to_small": runs[large]["peak_rss_bytes"] / runs[small]["peak_rss_bytes"],
         }
+    # Kill halfway: the previous output must stay as it was, and nothing else may be left.
+    target = out_dir / "scores.csv"
+    target.write_bytes(b"previous, complete output\n")
+    before = sorted(p.name for p in out_dir.iterdir())
+    half = results["runs"]["text/csv"]["large"]["seconds"] / 2
+    process = subprocess.Popen(
+        [*command, "--input", str(paths[large]), "--output", str(target), "--accept", "text/csv"],
+        env=env, start_new_session=True, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(half)
+    still_running = process.poll() is None
+    os.killpg(process.pid, 9)  # the process and its worker processes, as a kill -9 of the job would
+    process.wait()
+    results["kill_halfway"] = {
+        "killed_after_s": half,
+        "was_running": still_running,
+        "previous_output_intact": target.read_bytes() == b"previous, complete output\n",
+        "files_before": before,
+        "files_after": sorted(p.name for p in out_dir.iterdir()),
+    }
+    print(f"kill halfway: {results['kill_halfway']}", file=sys.stderr)
     return results
-
-
-_PIPELINE = """
-import json, sys, time
-from pathlib import Path
-import torch
-from ipinsights.estimator import IPInsights
-from ipinsights.inference import MediaType, format_predictions, parse_request
-model = IPInsights.load(sys.argv[1])
-steps = {}
-t = time.perf_counter(); body = Path(sys.argv[2]).read_bytes(); steps["read"] = time.perf_counter() - t
-t = time.perf_counter(); request = parse_request(body, "text/csv"); steps["parse"] = time.perf_counter() - t
-t = time.perf_counter()
-scores = model.score_hashed(request.entity_hash, request.ip_hi, request.ip_lo)
-steps["score"] = time.perf_counter() - t
-t = time.perf_counter()
-data = format_predictions(scores.dot_product, scores.known_entity, MediaType("application/jsonlines"),
-                          ok=request.ok, row=request.row, errors=request.errors)
-steps["format"] = time.perf_counter() - t
-t = time.perf_counter(); Path(sys.argv[3]).write_bytes(data); steps["write"] = time.perf_counter() - t
-print(json.dumps({"steps_s": steps, "torch_threads": torch.get_num_threads()}))
-"""
 
 
 def machine() -> dict[str, object]:
@@ -276,10 +324,17 @@ def main() -> int:
         help="worker counts, none: skip serving (default: 1 2)",
     )
     parser.add_argument(
-        "--predict-rows", type=int, default=1_000_000, help="rows for predict, 0: skip (default: 1e6)"
+        "--predict-rows",
+        type=int,
+        nargs=2,
+        default=[1_000_000, 10_000_000],
+        metavar=("SMALL", "LARGE"),
+        help="rows of the two predict runs (a multiple of SMALL), 0 0: skip (default: 1e6 1e7)",
     )
+    parser.add_argument("--predict-threads", default="auto", help="predict's --threads (default: auto)")
     parser.add_argument("--model-dir", type=Path, default=None, help="reuse this model (default: build one)")
-    parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results (default: %(default)s)")
+    parser.add_argument("--save", action="store_true", help=f"write the results to {RESULTS.relative_to(ROOT)}")
+    parser.add_argument("--out", type=Path, default=None, help="write the results to this JSON file")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="serve_bench_") as tmp:
@@ -305,12 +360,14 @@ def main() -> int:
                 print(f"workers={workers} 1000 pairs c=8 {run}", file=sys.stderr)
             finally:
                 server.stop()
-        if args.predict_rows:
-            results["predict"] = bench_predict(model_dir, work, args.predict_rows)
+        if args.predict_rows[0]:
+            results["predict"] = bench_predict(model_dir, work, *args.predict_rows, args.predict_threads)
         results["machine_after"] = machine()
 
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    out = args.out or (RESULTS if args.save else None)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     return 0
 
@@ -337,19 +394,23 @@ def table(results: dict) -> str:
     p = results["predict"]
     lines += [
         "",
-        f"ipinsights predict, {p['rows']:,} rows, CSV file -> JSON Lines file:",
+        f"ipinsights predict --threads {p['threads']}, CSV file in, {p['rows_small']:,} and {p['rows_large']:,} rows:",
         "",
-        "| torch threads | end to end s | end to end pairs/s | pipeline s | pipeline pairs/s | parse s | score s | format s |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| output | s, small | s, large | pairs/s after start-up | end to end pairs/s, large | peak RSS small | peak RSS large | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for key in ("threads_default", "threads_1"):
-        r = p[key]
-        steps = r["steps_s"]
+    for accept, r in p["runs"].items():
         lines.append(
-            f"| {r['torch_threads']} | {r['end_to_end_s']:.1f} | {r['end_to_end_pairs_per_s']:,.0f} "
-            f"| {r['pipeline_s']:.2f} | {r['pipeline_pairs_per_s']:,.0f} | {steps['parse']:.2f} "
-            f"| {steps['score']:.2f} | {steps['format']:.2f} |"
+            f"| {accept} | {r['small']['seconds']:.1f} | {r['large']['seconds']:.1f} "
+            f"| {r['pairs_per_s_after_start_up']:,.0f} | {r['end_to_end_pairs_per_s_large']:,.0f} "
+            f"| {r['small']['peak_rss_bytes'] / 1e9:.2f} GB | {r['large']['peak_rss_bytes'] / 1e9:.2f} GB "
+            f"| {r['peak_rss_ratio_large_to_small']:.2f} |"
         )
+    k = p["kill_halfway"]
+    lines.append(
+        f"\nkilled (SIGKILL) after {k['killed_after_s']:.1f} s (running: {k['was_running']}): previous output intact: "
+        f"{k['previous_output_intact']}; files before {k['files_before']}, after {k['files_after']}"
+    )
     return "\n".join(lines)
 
 

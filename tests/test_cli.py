@@ -93,6 +93,135 @@ def test_predict_writes_csv_rows(trained):
     assert lines[1] == ",,\"row 2: '1.2.3' is not an IP address\""
 
 
+def _predict_in_process(argv: list[str], capsys) -> tuple[int, str]:
+    from ipinsights import cli
+
+    status = cli.main(argv)
+    return status, capsys.readouterr().err
+
+
+_STREAM_ROWS = "".join(
+    f"user_{i % 7},46.65.{i % 200}.{i % 250 + 1}\n" if i % 97 else f"user_{i % 7},not-an-ip-{i}\n" for i in range(1, 600)
+) + "user_3,2001:db8::7\n\n  \nlast,1.2.3.4"  # blank lines count; the last line has no newline
+
+
+@pytest.mark.parametrize("accept", ["text/csv", "application/jsonlines", "application/json"])
+def test_predict_streamed_in_small_chunks_writes_the_same_bytes_as_one_chunk(trained, tmp_path, monkeypatch, capsys, accept):
+    from ipinsights import predict
+
+    _, model_dir = trained
+    source = tmp_path / "in.csv"
+    source.write_text(_STREAM_ROWS)
+    whole, chunked = tmp_path / "whole.out", tmp_path / "chunked.out"
+    argv = ["predict", "--model-dir", str(model_dir), "--input", str(source), "--accept", accept, "--threads", "1"]
+    assert _predict_in_process([*argv, "--output", str(whole)], capsys)[0] == 0
+    monkeypatch.setattr(predict, "CHUNK_BYTES", 100)  # ~4 rows a chunk: 150 chunks
+    status, err = _predict_in_process([*argv, "--output", str(chunked)], capsys)
+    assert status == 0
+    assert chunked.read_bytes() == whole.read_bytes()
+    assert "6 of 601 rows could not be scored (first: row 97: 'not-an-ip-97' is not an IP address)" in err
+    if accept != "application/json":
+        assert chunked.read_text().count("\n") == 601
+    # row numbers of the whole input, not the chunk's
+    assert ("row 582: 'not-an-ip-582'" if accept == "text/csv" else "not-an-ip-582' is not an IP address\", \"row\": 582}") in chunked.read_text()
+
+
+def test_predict_writes_gzip_when_the_output_name_ends_in_gz(trained, tmp_path, monkeypatch, capsys):
+    import gzip
+
+    from ipinsights import predict
+
+    _, model_dir = trained
+    source = tmp_path / "in.csv.gz"
+    source.write_bytes(gzip.compress(_STREAM_ROWS.encode()))
+    argv = ["predict", "--model-dir", str(model_dir), "--input", str(source), "--threads", "1"]
+    assert _predict_in_process([*argv, "--output", str(tmp_path / "plain.jsonl")], capsys)[0] == 0
+    monkeypatch.setattr(predict, "CHUNK_BYTES", 1000)
+    assert _predict_in_process([*argv, "--output", str(tmp_path / "packed.jsonl.gz")], capsys)[0] == 0
+    assert gzip.decompress((tmp_path / "packed.jsonl.gz").read_bytes()) == (tmp_path / "plain.jsonl").read_bytes()
+
+
+def test_predict_with_input_carries_the_entity_and_ip_and_a_threshold_flags_rows(trained, tmp_path, capsys):
+    _, model_dir = trained
+    source = tmp_path / "in.csv"
+    source.write_text('user_1,46.65.1.1\nuser_1,200.1.1.1\n"o\'brien, jr",2001:db8::1\nx,1.2.3\n')
+    out = tmp_path / "out.jsonl"
+    argv = ["predict", "--model-dir", str(model_dir), "--input", str(source), "--threads", "1", "--with-input"]
+    assert _predict_in_process([*argv, "--output", str(out)], capsys)[0] == 0
+    plain = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r.get("entity"), r.get("ip")) for r in plain] == [
+        ("user_1", "46.65.1.1"), ("user_1", "200.1.1.1"), ("o'brien, jr", "2001:db8::1"), (None, None)
+    ]
+    assert list(plain[0]) == ["entity", "ip", "dot_product", "known_entity", "score"]
+    assert plain[3] == {"dot_product": None, "known_entity": None, "error": "'1.2.3' is not an IP address", "row": 4}
+    scores = [r["score"] for r in plain[:3]]
+    threshold = (min(scores) + max(scores)) / 2  # flags some rows and not others
+    want = [s < threshold for s in scores]
+    assert any(want) and not all(want)
+    status, err = _predict_in_process([*argv, "--output", str(out), "--flag-below", str(threshold)], capsys)
+    flagged = [json.loads(line) for line in out.read_text().splitlines()]
+    assert status == 0 and [r.get("flagged") for r in flagged] == [*want, None]
+    assert list(flagged[0]) == ["entity", "ip", "dot_product", "known_entity", "score", "flagged"]
+    assert f"{sum(want)} of 4 rows flagged" in err
+    status, _ = _predict_in_process([*argv, "--output", str(out), "--flag-below", str(threshold), "--only-flagged",
+                                     "--accept", "text/csv"], capsys)  # fmt: skip
+    lines = out.read_text().splitlines()
+    first = want.index(True)
+    assert status == 0 and len(lines) == sum(want) + 1
+    assert lines[0].startswith(["user_1,46.65.1.1,", "user_1,200.1.1.1,", '"o\'brien, jr",2001:db8::1,'][first])
+    assert all(line.endswith(",,true") for line in lines[:-1])
+    assert lines[-1] == ",,,,\"row 4: '1.2.3' is not an IP address\","  # error records are kept
+
+
+def test_predict_flag_fpr_takes_its_threshold_from_a_reference_file(trained, small_data, tmp_path, capsys):
+    _, model_dir = trained
+    out = tmp_path / "out.jsonl"
+    argv = ["predict", "--model-dir", str(model_dir), "--input", str(small_data["validation"]), "--output", str(out),
+            "--threads", "1", "--flag-fpr", "0.05", "--reference", str(small_data["validation"])]  # fmt: skip
+    status, err = _predict_in_process(argv, capsys)
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert status == 0 and len(records) == 600
+    num_flagged = sum(r["flagged"] for r in records)
+    assert 0 < num_flagged <= 30  # at most 5 % of the reference itself
+    assert re.search(r"flagging score < -?\d", err) and f"{num_flagged} of 600 rows flagged" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--flag-below", "1", "--flag-fpr", "0.1", "--reference", "x"], "give --flag-below or --flag-fpr, not both"),
+        (["--flag-fpr", "0.1"], "--flag-fpr needs --reference PATH"),
+        (["--only-flagged"], "--only-flagged needs a threshold"),
+        (["--flag-fpr", "1.5", "--reference", "-"], "--flag-fpr must be a fraction in (0, 1), e.g. 0.01 for 1 %, got 1.5"),
+    ],
+)
+def test_predict_threshold_options_that_do_not_fit_give_one_line(trained, extra, message):
+    _, model_dir = trained
+    result = ipinsights("predict", "--model-dir", str(model_dir), "--input", "-", *extra, stdin=b"user_1,46.65.1.1\n")
+    assert one_line_error(result).startswith("ipinsights: error: " + message)
+
+
+def test_predict_worker_processes_write_what_one_process_writes(trained, tmp_path, capsys):
+    from ipinsights.estimator import IPInsights
+    from ipinsights.inference import MediaType
+    from ipinsights.predict import AtomicOutput, PredictOptions, predict_stream
+
+    _, model_dir = trained
+    source = tmp_path / "in.csv"
+    source.write_text((_STREAM_ROWS + "\n") * 3)
+    model = IPInsights.load(model_dir)
+    options = PredictOptions(MediaType("text/csv"), with_input=True)
+    outputs = []
+    for workers in (1, 2):
+        output = AtomicOutput(str(tmp_path / f"out{workers}.csv"))
+        summary = predict_stream(model, str(source), output, content_type="text/csv", options=options,
+                                 workers=workers, model_dir=str(model_dir))  # fmt: skip
+        output.commit()
+        outputs.append((tmp_path / f"out{workers}.csv").read_bytes())
+        assert (summary.num_rows, summary.num_bad) == (1803, 18)
+    assert outputs[0] == outputs[1] and outputs[0].count(b"\n") == 1803
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -312,6 +441,7 @@ def test_hardening_10_kill_9_during_predict_leaves_the_previous_output_whole(tra
     proc.wait()
     proc.stdout.close()
     assert out.read_text() == "previous, complete output\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.jsonl"]  # no partial file either
 
 
 def test_train_reference_switch_gives_the_reference_negatives_and_no_combined_score(small_data, tmp_path):

@@ -189,8 +189,9 @@ class _Input:
             self.raw.close()
 
 
-def line_chunks(stream: _Input, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[bytes, int]]:
+def line_chunks(stream: _Input, chunk_bytes: int | None = None) -> Iterator[tuple[bytes, int]]:
     """``(chunk, lines before it)`` for consecutive chunks of whole lines (the last may lack its newline)."""
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
     carry, lines = b"", 0
     while True:
         block = stream.read(chunk_bytes)
