@@ -3,7 +3,8 @@
 * ``GET /ping`` answers 200 once the model is loaded (the model is loaded before the port opens).
 * ``POST /invocations`` scores ``entity,ip`` pairs. ``Content-Type``: ``text/csv``,
   ``application/json`` or ``application/jsonlines``; ``Accept``: ``application/json`` (default) or
-  ``application/jsonlines``, ``verbose=True`` (any case) adds the embeddings. The formats are
+  ``application/jsonlines`` or ``text/csv`` (the rows ``ipinsights predict`` writes), ``verbose=True``
+  (any case) adds the embeddings to the JSON forms. The formats are
   :mod:`ipinsights.inference`'s, shared with ``ipinsights predict``.
 * ``GET /metrics``: Prometheus text counters of this worker process.
 * ``GET /execution-parameters``: what SageMaker batch transform asks a container for.
@@ -84,8 +85,9 @@ DEFAULT_BODY_TIMEOUT = 30.0
 DEFAULT_MAX_CONNECTIONS = 1000  # per worker; uvicorn answers 503 past it
 KEEP_ALIVE_TIMEOUT = 5  # uvicorn's default, stated here because the docs promise it
 
-#: Response media types of /invocations (CSV output is for batch files only, as in SageMaker).
-RESPONSE_TYPES = ("application/json", "application/jsonlines")
+#: Response media types of /invocations: SageMaker's JSON forms and, as ``ipinsights predict``
+#: writes it, CSV (``dot_product,known_entity,error`` rows).
+RESPONSE_TYPES = ("application/json", "application/jsonlines", "text/csv")
 REQUEST_TYPES = ("text/csv", "application/json", "application/jsonlines")
 
 # How `run_server` hands its settings to worker processes (uvicorn starts them with `spawn`).
