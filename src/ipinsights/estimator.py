@@ -23,7 +23,7 @@ from ipinsights.data import (
     read_pairs,
     sorted_unique,
 )
-from ipinsights.errors import ArtifactError, ConfigError, DataError, DeviceError
+from ipinsights.errors import ArtifactError, ConfigError, DataError, DeviceError, NotFittedError
 from ipinsights.history import EntityHistory, HistoryScore
 from ipinsights.model import DESIGNS, IPInsightsNet, check_training_memory
 from ipinsights.scoring import Scorer, Scores
@@ -249,7 +249,7 @@ class IPInsights:
 
     def _require_net(self) -> IPInsightsNet:
         if self.net is None:
-            raise ConfigError("this IPInsights model is not trained yet; call fit() or IPInsights.load()")
+            raise NotFittedError("this IPInsights model is not trained yet; call fit() or IPInsights.load()")
         return self.net
 
     def scorer(self) -> Scorer:
@@ -258,13 +258,15 @@ class IPInsights:
         the known entities or the history change.
 
         Raises:
-            ConfigError: The model is not trained.
+            NotFittedError: The model is not trained (a ConfigError).
         """
         net = self._require_net()
+        if getattr(self, "_scorer_net", None) is not net:
+            self._scorer_net, self._scorer_parameters = net, list(net.parameters())
         # Parameters' version counters move with every in-place update (training, load_state_dict).
         key = (
             id(net),
-            sum(p._version for p in net.parameters()),
+            sum(p._version for p in self._scorer_parameters),
             id(self.known_entity_hashes),
             id(self.history),
             id(self.history_score),
