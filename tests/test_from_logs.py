@@ -109,6 +109,23 @@ def test_the_planted_logins_are_among_the_flagged_in_the_sshd_walkthrough(walkth
     assert len(found & planted) >= 2, found
 
 
+def test_predict_writes_only_the_logins_below_the_threshold_the_doc_gives(walkthrough):
+    folder, _, flagged = walkthrough
+    command = next(
+        argv
+        for kind, block in BLOCKS
+        if kind == "bash"
+        for argv in _commands(block)
+        if "--only-flagged" in argv
+    )
+    below = float(command[command.index("--flag-below") + 1])
+    rows = [json.loads(line) for line in (folder / "sshd-flagged.jsonl").read_text().splitlines()]
+    assert rows and all(r["flagged"] and r["score"] < below for r in rows)
+    rule = json.loads((folder / "sshd-evaluation" / "report.json").read_text())["thresholds"][0]
+    if f"{rule['flag_below']:.6g}" == f"{below:.6g}":  # this run's threshold is the doc's: the same logins
+        assert {(r["entity"], r["ip"]) for r in rows} == {(user, ip) for _, user, ip, _ in flagged["sshd"]}
+
+
 def test_the_python_api_example_reports_the_same_attack_sets(walkthrough):
     _, namespace, _ = walkthrough
     report = namespace["report"]
