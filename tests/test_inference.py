@@ -396,3 +396,36 @@ def test_predict_gives_bad_rows_an_error_record_and_scores_the_good_ones(model_d
     assert result.stderr.decode() == (
         "ipinsights: 2 of 4 rows could not be scored (first: row 2: '999.1.1.1' is not an IP address)\n"
     )
+
+
+def test_small_plain_csv_bodies_take_a_short_path_that_parses_exactly_as_the_vectorised_one():
+    from ipinsights.data import parse_csv_bytes
+    from ipinsights.inference import _parse_plain_rows
+
+    rng = np.random.default_rng(7)
+    printable = [chr(c) for c in range(0x21, 0x7F) if chr(c) not in '",']
+    for _ in range(200):
+        n = int(rng.integers(1, 17))
+        rows = []
+        for _ in range(n):
+            entity = "".join(rng.choice(printable, int(rng.integers(1, 30))))
+            ip = ".".join(str(x) for x in rng.choice([0, 1, 9, 10, 99, 100, 199, 200, 249, 250, 255], 4))
+            rows.append(f"{entity},{ip}")
+        body = ("\n".join(rows) + ("\n" if rng.random() < 0.5 else "")).encode()
+        fast, full = _parse_plain_rows(body), parse_csv_bytes(body)
+        assert fast is not None and (full.error == 0).all()
+        for got, want in [(fast.entity_hash, full.entity_hash), (fast.ip_hi, full.ip_hi), (fast.ip_lo, full.ip_lo),
+                          (fast.row, full.line)]:  # fmt: skip
+            assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"a,1.2.3.04\n", b"a ,1.2.3.4\n", b'"a",1.2.3.4\n', b"a,1.2.3.4\r\n", b"a,1.2.3.4\n\nb,1.2.3.4\n", b"a,::1\n",
+     b"a,1.2.3.256\n", "\u00e9,1.2.3.4\n".encode(), b"a,1.2.3.4,x\n", b"a,1.2.3.4\n" * 17],
+)  # fmt: skip
+def test_anything_but_a_few_plain_rows_takes_the_vectorised_parser(body):
+    from ipinsights.inference import _parse_plain_rows
+
+    assert _parse_plain_rows(body) is None
+    assert len(parse_request(body, "text/csv")) >= 1  # and is parsed there, good or bad rows

@@ -15,11 +15,20 @@ A prediction is ``{"dot_product": float, "known_entity": bool}``, plus ``entity_
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ipinsights.data import describe_bad_entity, describe_bad_ip, hash_entities, parse_csv_bytes, parse_ips
+from ipinsights.data import (
+    FNV_OFFSET,
+    FNV_PRIME,
+    describe_bad_entity,
+    describe_bad_ip,
+    hash_entities,
+    parse_csv_bytes,
+    parse_ips,
+)
 from ipinsights.errors import NotAcceptableError, RequestError, UnsupportedMediaTypeError
 
 __all__ = [
@@ -194,6 +203,49 @@ def _brief(exc: Exception) -> str:
     return str(exc)[:200]
 
 
+#: A plain ``entity,a.b.c.d`` line: a printable ASCII entity without quotes, commas or spaces and an
+#: IPv4 address in canonical form (no leading zeros). Small CSV bodies of such lines only take
+#: :func:`_parse_plain_rows`, which gives what :func:`parse_csv_bytes` gives.
+_PLAIN_ROW = re.compile(
+    rb"([!#-+\--~]+),((?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})"
+)
+_PLAIN_ROWS_AT_MOST = 16
+_FNV_OFFSET, _FNV_PRIME, _MASK64 = int(FNV_OFFSET), int(FNV_PRIME), (1 << 64) - 1
+
+
+def _parse_plain_rows(body: bytes) -> ParsedRequest | None:
+    """The rows of a small CSV body of plain lines (:data:`_PLAIN_ROW`), or None for anything else.
+
+    :func:`parse_csv_bytes` runs ~100 vector operations whatever the size, ~0.2 ms; a
+    single-pair request (the usual real-time call) takes a tenth of that here.
+    """
+    lines = body.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    if not lines or len(lines) > _PLAIN_ROWS_AT_MOST:
+        return None
+    hashes, lows = [], []
+    for line in lines:
+        match = _PLAIN_ROW.fullmatch(line)
+        if match is None:
+            return None
+        h = _FNV_OFFSET
+        for byte in match.group(1):
+            h = ((h ^ byte) * _FNV_PRIME) & _MASK64
+        hashes.append(h)
+        a, b, c, d = (int(x) for x in match.group(2).split(b"."))
+        lows.append((0xFFFF << 32) | (a << 24) | (b << 16) | (c << 8) | d)
+    n = len(lines)
+    return ParsedRequest(
+        np.array(hashes, dtype=np.uint64),
+        np.zeros(n, dtype=np.int64),
+        np.array(lows, dtype=np.int64),
+        np.ones(n, dtype=bool),
+        np.arange(1, n + 1, dtype=np.int64),
+        {},
+    )
+
+
 def parse_request(body: bytes, content_type: str, *, keep_text: bool = False) -> ParsedRequest:
     """Parse a request body of a supported content type into rows.
 
@@ -212,6 +264,9 @@ def parse_request(body: bytes, content_type: str, *, keep_text: bool = False) ->
     if not body.strip():
         raise RequestError("the request body is empty; send at least one entity,ip row")
     if content_type == "text/csv":
+        plain = None if keep_text else _parse_plain_rows(body)
+        if plain is not None:
+            return plain
         parsed = parse_csv_bytes(body, keep_text=keep_text)
         row_errors = {int(i): parsed.reason(int(i)) for i in np.flatnonzero(parsed.error != 0)}
         return ParsedRequest(
