@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from ipinsights.errors import ConfigError, MissingExtraError
+from ipinsights.tune._attributes import JobAttributes
+from ipinsights.tune._types import JobStatus, TrainingJobStatus
 
 __all__ = ["add_tune_arguments", "run_tune"]
 
-_STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
 #: A stand-in trainer ``module:function`` for tests (see ``docs/tuning.md``).
 TRAINER_ENV = "IPINSIGHTS_TUNE_TRAINER"
 
@@ -137,7 +138,7 @@ def add_tune_arguments(subparsers: argparse._SubParsersAction) -> None:
     )
     ls.add_argument("--sort-order", default="Ascending", choices=("Ascending", "Descending"))
     ls.add_argument(
-        "--status", nargs="+", default=None, choices=_STATUSES, help="only training jobs with these statuses"
+        "--status", nargs="+", default=None, choices=[str(s) for s in TrainingJobStatus], help="only training jobs with these statuses"
     )
     ls.add_argument("--max-results", type=int, default=None, metavar="N")
     _locate(ls)
@@ -208,7 +209,7 @@ def run_tune(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, job_dir: Path | None) -> int:
-    from ipinsights.tune._job import TERMINAL, TuningJob
+    from ipinsights.tune._job import TuningJob
     from ipinsights.tune._load import load_job_config
 
     if not args.config:
@@ -232,7 +233,7 @@ def _run(args: argparse.Namespace, job_dir: Path | None) -> int:
         )
     job = TuningJob.create_or_resume(config, job_dir=job_dir, storage_url=args.storage)
     status = job.status()
-    if status in TERMINAL:
+    if status.ended:
         print(
             f"ipinsights tune: job {config.name} is already {status}; see ipinsights tune describe {config.name}",
             file=sys.stderr,
@@ -269,7 +270,7 @@ def _work(job: Any, args: argparse.Namespace) -> int:
     )
     summary = summarize(job.config, job.training_jobs())
     line = f"ipinsights tune: job {job.config.name} {status}"
-    reason = job.attrs().get("ipinsights:status_reason")
+    reason = JobAttributes(job.attrs()).status_reason
     if reason:
         line += f" ({reason})"
     counters = summary.status_counters
@@ -278,7 +279,7 @@ def _work(job: Any, args: argparse.Namespace) -> int:
         line += f"; best {summary.best.name} {job.config.objective.metric_name}={summary.best.value:.6g}, model {summary.best.model_dir}"
     line += f"; reports in {job.job_dir}"
     print(line, file=sys.stderr)
-    return 1 if status == "Failed" else 0
+    return 1 if status is JobStatus.FAILED else 0
 
 
 def _print_json(document: Any) -> None:

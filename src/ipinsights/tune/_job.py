@@ -20,6 +20,7 @@ from optuna.exceptions import DuplicatedStudyError, UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from ipinsights.errors import ConfigError
+from ipinsights.tune._attributes import JobAttributes, JobKey, TrialKey
 from ipinsights.tune._parse import parse_job_config
 from ipinsights.tune._records import TrainingJob, training_jobs
 from ipinsights.tune._space import grid
@@ -35,13 +36,11 @@ from ipinsights.tune._storage import (
     workers,
     write_private,
 )
-from ipinsights.tune._types import Strategy, TuningJobConfig
+from ipinsights.tune._types import JobStatus, StoppedBy, Strategy, TuningJobConfig
 
 __all__ = ["TuningJob", "finish_trial", "training_job_name"]
 
-TERMINAL = ("Completed", "Failed", "Stopped")
 
-_ATTR = "ipinsights:"
 
 
 def _now_iso() -> str:
@@ -162,9 +161,9 @@ class TuningJob:
     def _wait_for_stored_config(self, timeout: float = 60.0) -> TuningJobConfig:
         deadline = time.time() + timeout
         while True:
-            attrs = self.study.user_attrs
-            if attrs.get(_ATTR + "initialized") and _ATTR + "config" in attrs:
-                return parse_job_config(attrs[_ATTR + "config"])
+            attributes = JobAttributes(self.study.user_attrs)
+            if attributes.initialized:
+                return parse_job_config(attributes.config)
             if time.time() > deadline:
                 raise ConfigError(
                     f"tuning job {self.study.study_name!r} exists in {redact_url(self.storage_url)} but was never "
@@ -182,22 +181,22 @@ class TuningJob:
             parents = []
             for name in config.warm_start.parents:
                 parent = _open_parent(name, self.storage_url)
-                parent_data = parent.study.user_attrs.get(_ATTR + "data", {})
+                parent_data = JobAttributes(parent.study.user_attrs).data
                 check_parent(config, parent.config, parent.status(), data, parent_data)
                 parents.append(parent)
             copied = import_parents(config, self.study, parents)
         study = self.study
-        study.set_user_attr(_ATTR + "config", config.to_dict())
-        study.set_user_attr(_ATTR + "data", data)
-        study.set_user_attr(_ATTR + "created", _now_iso())
-        study.set_user_attr(_ATTR + "status", "InProgress")
-        study.set_user_attr(_ATTR + "warm_start_trials", copied)
+        study.set_user_attr(JobKey.CONFIG, config.to_dict())
+        study.set_user_attr(JobKey.DATA, data)
+        study.set_user_attr(JobKey.CREATED, _now_iso())
+        study.set_user_attr(JobKey.STATUS, JobStatus.IN_PROGRESS.value)
+        study.set_user_attr(JobKey.WARM_START_TRIALS, copied)
         if config.strategy is Strategy.GRID:
             combos, skipped = grid(config.ranges, config.static_hyperparameters, seed=config.random_seed)
-            study.set_user_attr(_ATTR + "grid_skipped", skipped)
+            study.set_user_attr(JobKey.GRID_SKIPPED, skipped)
             for i, params in enumerate(combos, start=1):
-                study.enqueue_trial(params, user_attrs={"Slot": True, "TrainingJobIndex": i, "Attempt": 1})
-        study.set_user_attr(_ATTR + "initialized", True)
+                study.enqueue_trial(params, user_attrs={TrialKey.SLOT: True, TrialKey.TRAINING_JOB_INDEX: i, TrialKey.ATTEMPT: 1})
+        study.set_user_attr(JobKey.INITIALIZED, True)
 
     def _write_job_file(self) -> None:
         self.job_dir.mkdir(parents=True, exist_ok=True)
@@ -215,12 +214,8 @@ class TuningJob:
     def attrs(self) -> dict[str, Any]:
         return self.study.user_attrs
 
-    def status(self) -> str:
-        attrs = self.attrs()
-        status = attrs.get(_ATTR + "status", "InProgress")
-        if status == "InProgress" and attrs.get(_ATTR + "stop_requested"):
-            return "Stopping"
-        return status
+    def status(self) -> JobStatus:
+        return JobAttributes(self.attrs()).status
 
     def workers(self) -> dict[str, WorkerInfo]:
         return workers(self.storage, self.study._study_id)
@@ -228,33 +223,33 @@ class TuningJob:
     def consumed_seconds(self) -> float:
         return consumed_seconds(self.workers())
 
-    def request_stop(self) -> str:
+    def request_stop(self) -> JobStatus:
         """``StopHyperParameterTuningJob``: running trials are stopped, no new ones start.
 
         Returns:
             The status afterwards (``Stopping``, or ``Stopped`` when no worker is running).
         """
         status = self.status()
-        if status in TERMINAL:
+        if status.ended:
             return status
-        self.study.set_user_attr(_ATTR + "stop_requested", _now_iso())
+        self.study.set_user_attr(JobKey.STOP_REQUESTED, _now_iso())
         if not any(w.alive() for w in self.workers().values()):
             for t in self.trials():
                 if t.state is TrialState.RUNNING:
-                    finish_trial(self.storage, t, TrialState.PRUNED, {"StoppedBy": "StopHyperParameterTuningJob"})
-            self.set_status("Stopped", "StopHyperParameterTuningJob")
-            return "Stopped"
-        return "Stopping"
+                    finish_trial(self.storage, t, TrialState.PRUNED, {TrialKey.STOPPED_BY: StoppedBy.STOP_REQUEST.value})
+            self.set_status(JobStatus.STOPPED, StoppedBy.STOP_REQUEST)
+            return JobStatus.STOPPED
+        return JobStatus.STOPPING
 
-    def set_status(self, status: str, reason: str | None = None) -> None:
-        attrs = self.attrs()
-        if attrs.get(_ATTR + "status") in TERMINAL:
+    def set_status(self, status: JobStatus, reason: str | None = None) -> None:
+        stored = JobAttributes(self.attrs()).stored_status
+        if stored is not None and stored.ended:
             return
         if reason is not None:
-            self.study.set_user_attr(_ATTR + "status_reason", reason)
-        if status in TERMINAL:
-            self.study.set_user_attr(_ATTR + "ended", _now_iso())
-        self.study.set_user_attr(_ATTR + "status", status)
+            self.study.set_user_attr(JobKey.STATUS_REASON, str(reason))
+        if status.ended:
+            self.study.set_user_attr(JobKey.ENDED, _now_iso())
+        self.study.set_user_attr(JobKey.STATUS, status.value)
 
 
 def _open_parent(name: str, storage_url: str) -> TuningJob:

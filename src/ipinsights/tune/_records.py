@@ -23,18 +23,17 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
+from ipinsights.tune._attributes import TrialAttributes, TrialKey
 from ipinsights.tune._space import decode
-from ipinsights.tune._types import TuningJobConfig
+from ipinsights.tune._types import FailureKind, TrainingJobStatus, TuningJobConfig
 
 __all__ = ["JobSummary", "TrainingJob", "summarize", "training_jobs"]
 
-RETRYABLE = "RetryableError"
-NON_RETRYABLE = "NonRetryableError"
 _STATUS = {
-    TrialState.RUNNING: "InProgress",
-    TrialState.COMPLETE: "Completed",
-    TrialState.PRUNED: "Stopped",
-    TrialState.FAIL: "Failed",
+    TrialState.RUNNING: TrainingJobStatus.IN_PROGRESS,
+    TrialState.COMPLETE: TrainingJobStatus.COMPLETED,
+    TrialState.PRUNED: TrainingJobStatus.STOPPED,
+    TrialState.FAIL: TrainingJobStatus.FAILED,
 }
 
 
@@ -47,14 +46,14 @@ class TrainingJob:
     attempt: int
     number: int
     trial_id: int
-    status: str
+    status: TrainingJobStatus
     value: float | None
     tuned: dict[str, Any]
     hyperparameters: dict[str, Any]
     creation_time: dt.datetime | None
     start_time: dt.datetime | None
     end_time: dt.datetime | None
-    failure_kind: str | None = None
+    failure_kind: FailureKind | None = None
     failure_reason: str | None = None
     stopped_by: str | None = None
     model_dir: str | None = None
@@ -66,15 +65,21 @@ class TrainingJob:
     @property
     def final(self) -> bool:
         """Counted in the budget: completed, stopped, or failed for good."""
-        return self.status in ("Completed", "Stopped") or (
-            self.status == "Failed" and self.failure_kind != RETRYABLE
+        return self.status in (TrainingJobStatus.COMPLETED, TrainingJobStatus.STOPPED) or (
+            self.status is TrainingJobStatus.FAILED and self.failure_kind is not FailureKind.RETRYABLE
         )
 
     @property
+    def finished_with_value(self) -> bool:
+        """Completed or stopped with an objective value (what completion criteria look at)."""
+        return self.value is not None and self.status in (TrainingJobStatus.COMPLETED, TrainingJobStatus.STOPPED)
+
+    @property
     def objective_status(self) -> str:
-        if self.status == "InProgress":
+        """``ObjectiveStatus``: Pending, Succeeded or Failed."""
+        if self.status is TrainingJobStatus.IN_PROGRESS:
             return "Pending"
-        if self.value is not None and self.status in ("Completed", "Stopped"):
+        if self.finished_with_value:
             return "Succeeded"
         return "Failed"
 
@@ -86,12 +91,7 @@ class TrainingJob:
 
 
 def is_training_job(trial: FrozenTrial) -> bool:
-    attrs = trial.user_attrs
-    return (
-        trial.state is not TrialState.WAITING
-        and "TrainingJobName" in attrs
-        and not any(k in attrs for k in ("Rejected", "Discarded", "WarmStartFrom"))
-    )
+    return trial.state is not TrialState.WAITING and TrialAttributes(trial.user_attrs).is_training_job
 
 
 def _time(value: Any, fallback: dt.datetime | None) -> dt.datetime | None:
@@ -109,37 +109,35 @@ def training_jobs(config: TuningJobConfig, trials: Sequence[FrozenTrial]) -> lis
     for t in trials:
         if not is_training_job(t):
             continue
-        attrs = t.user_attrs
-        status = _STATUS.get(t.state, "InProgress")
+        attrs = TrialAttributes(t.user_attrs)
+        status = _STATUS.get(t.state, TrainingJobStatus.IN_PROGRESS)
         try:
             tuned = decode(config.ranges, t.params)
         except KeyError:
             tuned = dict(t.params)
-        kind = attrs.get("FailureKind") if status == "Failed" else None
-        if status == "Failed" and kind is None:
-            kind = NON_RETRYABLE
+        kind = (attrs.failure_kind or FailureKind.NON_RETRYABLE) if status is TrainingJobStatus.FAILED else None
         out.append(
             TrainingJob(
-                name=attrs["TrainingJobName"],
-                index=int(attrs.get("TrainingJobIndex", 0)),
-                attempt=int(attrs.get("Attempt", 1)),
+                name=t.user_attrs[TrialKey.TRAINING_JOB_NAME],
+                index=attrs.index or 0,
+                attempt=attrs.attempt,
                 number=t.number,
                 trial_id=t._trial_id,
                 status=status,
                 value=t.value if t.state in (TrialState.COMPLETE, TrialState.PRUNED) else None,
                 tuned=tuned,
-                hyperparameters=dict(attrs.get("HyperParameters") or {}),
+                hyperparameters=attrs.hyperparameters,
                 creation_time=t.datetime_start,
-                start_time=_time(attrs.get("TrainingStartTime"), t.datetime_start),
-                end_time=_time(attrs.get("TrainingEndTime"), t.datetime_complete),
+                start_time=_time(attrs.raw.get(TrialKey.TRAINING_START_TIME), t.datetime_start),
+                end_time=_time(attrs.raw.get(TrialKey.TRAINING_END_TIME), t.datetime_complete),
                 failure_kind=kind,
-                failure_reason=attrs.get("FailureReason"),
-                stopped_by=attrs.get("StoppedBy"),
-                model_dir=attrs.get("ModelArtifacts"),
-                log=attrs.get("TrainingLog"),
+                failure_reason=attrs.failure_reason,
+                stopped_by=attrs.stopped_by,
+                model_dir=attrs.raw.get(TrialKey.MODEL_ARTIFACTS),
+                log=attrs.raw.get(TrialKey.TRAINING_LOG),
                 epochs=len(t.intermediate_values),
                 curve=dict(t.intermediate_values),
-                worker=attrs.get("Worker"),
+                worker=attrs.worker,
             )
         )
     return out
@@ -159,9 +157,9 @@ class JobSummary:
 def summarize(config: TuningJobConfig, jobs: Sequence[TrainingJob]) -> JobSummary:
     status: Counter[str] = Counter()
     for j in jobs:
-        status[(j.failure_kind or NON_RETRYABLE) if j.status == "Failed" else j.status] += 1
+        status[(j.failure_kind or FailureKind.NON_RETRYABLE) if j.status is TrainingJobStatus.FAILED else j.status] += 1
     objective = Counter(j.objective_status for j in jobs)
-    completed = [j for j in jobs if j.status == "Completed" and j.value is not None]
+    completed = [j for j in jobs if j.status is TrainingJobStatus.COMPLETED and j.value is not None]
     best = None
     if completed:
         pick = max if config.objective.maximize else min
@@ -171,7 +169,14 @@ def summarize(config: TuningJobConfig, jobs: Sequence[TrainingJob]) -> JobSummar
         )
     return JobSummary(
         status_counters={
-            k: status.get(k, 0) for k in ("Completed", "InProgress", RETRYABLE, NON_RETRYABLE, "Stopped")
+            str(k): status.get(k, 0)
+            for k in (
+                TrainingJobStatus.COMPLETED,
+                TrainingJobStatus.IN_PROGRESS,
+                FailureKind.RETRYABLE,
+                FailureKind.NON_RETRYABLE,
+                TrainingJobStatus.STOPPED,
+            )
         },
         objective_counters={k: objective.get(k, 0) for k in ("Succeeded", "Pending", "Failed")},
         counted=len({j.index for j in jobs if j.final}),

@@ -33,11 +33,19 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ipinsights.errors import ConfigError
+from ipinsights.tune._attributes import JobAttributes, TrialAttributes
 from ipinsights.tune._records import TrainingJob, summarize
 from ipinsights.tune._storage import redact_url, write_private
+from ipinsights.tune._types import CategoricalRange, JobStatus, TrainingJobStatus, TuningJobConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.console import Console, RenderableType
+    from rich.live import Live
+
+    from ipinsights.tune._job import TuningJob  # which imports this module's callers, not this module
 
 __all__ = [
     "ANALYTICS_COLUMNS",
@@ -60,7 +68,7 @@ ANALYTICS_COLUMNS = (
     "TrainingElapsedTimeSeconds",
 )
 SORT_KEYS = ("Name", "CreationTime", "Status", "FinalObjectiveMetricValue")
-STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
+STATUSES = tuple(str(s) for s in TrainingJobStatus)
 
 
 #: Local ARNs: the service's format, region ``local`` and account ``000000000000``.
@@ -108,7 +116,7 @@ def _text(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def training_job_summary(job: Any, tj: TrainingJob) -> dict[str, Any]:
+def training_job_summary(job: TuningJob, tj: TrainingJob) -> dict[str, Any]:
     """One ``HyperParameterTrainingJobSummary``."""
     objective = job.config.objective
     out: dict[str, Any] = {
@@ -117,7 +125,7 @@ def training_job_summary(job: Any, tj: TrainingJob) -> dict[str, Any]:
         "TuningJobName": job.config.name,
         "CreationTime": _iso(tj.creation_time),
         "TrainingStartTime": _iso(tj.start_time),
-        "TrainingEndTime": _iso(tj.end_time) if tj.status != "InProgress" else None,
+        "TrainingEndTime": _iso(tj.end_time) if tj.status is not TrainingJobStatus.IN_PROGRESS else None,
         "TrainingJobStatus": tj.status,
         "TunedHyperParameters": {k: _text(v) for k, v in tj.tuned.items()},
         "ObjectiveStatus": tj.objective_status,
@@ -128,7 +136,7 @@ def training_job_summary(job: Any, tj: TrainingJob) -> dict[str, Any]:
             "MetricName": objective.metric_name,
             "Value": tj.value,
         }
-    if tj.status == "Failed":
+    if tj.status is TrainingJobStatus.FAILED:
         out["FailureReason"] = f"{tj.failure_kind}: {tj.failure_reason}"
     out["IPInsights"] = {
         "ModelDir": tj.model_dir,
@@ -140,7 +148,7 @@ def training_job_summary(job: Any, tj: TrainingJob) -> dict[str, Any]:
     return _without_nulls(out)
 
 
-def training_job_definition(job: Any, document: dict[str, Any]) -> dict[str, Any]:
+def training_job_definition(job: TuningJob, document: dict[str, Any]) -> dict[str, Any]:
     """``HyperParameterTrainingJobDefinition`` as the service describes it.
 
     The request's members as given; channels as a list; and what the service adds or defaults
@@ -203,10 +211,10 @@ def training_job_definition(job: Any, document: dict[str, Any]) -> dict[str, Any
     return out
 
 
-def describe_job(job: Any) -> dict[str, Any]:
+def describe_job(job: TuningJob) -> dict[str, Any]:
     """``DescribeHyperParameterTuningJob`` for ``job`` (a :class:`~ipinsights.tune.TuningJob`)."""
     config = job.config
-    attrs = job.attrs()
+    attrs = JobAttributes(job.attrs())
     trials = job.trials()
     jobs = job.training_jobs(trials)
     summary = summarize(config, jobs)
@@ -220,9 +228,9 @@ def describe_job(job: Any) -> dict[str, Any]:
         "HyperParameterTuningJobConfig": document["HyperParameterTuningJobConfig"],
         "TrainingJobDefinition": training_job_definition(job, document),
         "HyperParameterTuningJobStatus": status,
-        "CreationTime": _iso(attrs.get("ipinsights:created")),
-        "HyperParameterTuningEndTime": _iso(attrs.get("ipinsights:ended")),
-        "LastModifiedTime": _iso(max(ended)) if ended else _iso(attrs.get("ipinsights:created")),
+        "CreationTime": _iso(attrs.created),
+        "HyperParameterTuningEndTime": _iso(attrs.ended),
+        "LastModifiedTime": _iso(max(ended)) if ended else _iso(attrs.created),
         "TrainingJobStatusCounters": summary.status_counters,
         "ObjectiveStatusCounters": summary.objective_counters,
     }
@@ -234,20 +242,20 @@ def describe_job(job: Any) -> dict[str, Any]:
         out["BestTrainingJob"] = training_job_summary(job, summary.best)
     out["ConsumedResources"] = {"RuntimeInSeconds": round(job.consumed_seconds())}
     out["TuningJobCompletionDetails"] = {
-        "NumberOfTrainingJobsObjectiveNotImproving": attrs.get("ipinsights:not_improving", 0),
-        "ConvergenceDetectedTime": _iso(attrs.get("ipinsights:convergence_time")),
+        "NumberOfTrainingJobsObjectiveNotImproving": attrs.not_improving,
+        "ConvergenceDetectedTime": _iso(attrs.convergence_time),
     }
-    if status == "Failed":
-        out["FailureReason"] = attrs.get("ipinsights:status_reason")
+    if status is JobStatus.FAILED:
+        out["FailureReason"] = attrs.status_reason
     workers = job.workers()
     out["IPInsights"] = {
         "JobDir": str(Path(job.job_dir).resolve()),
         "Storage": redact_url(job.storage_url),
-        "StatusReason": attrs.get("ipinsights:status_reason"),
+        "StatusReason": attrs.status_reason,
         "TrainingJobsCounted": summary.counted,
         "EpochsTrained": summary.epochs,
-        "WarmStartTrainingJobs": attrs.get("ipinsights:warm_start_trials", 0),
-        "RejectedDraws": sum(1 for t in trials if "Rejected" in t.user_attrs),
+        "WarmStartTrainingJobs": attrs.warm_start_trials,
+        "RejectedDraws": sum(1 for t in trials if TrialAttributes(t.user_attrs).rejected),
         "ActiveWorkers": sum(1 for w in workers.values() if w.alive()),
         "ScalingTypes": _resolved_scaling(config),
         "TrainingJobDefinition": {
@@ -261,15 +269,14 @@ def describe_job(job: Any) -> dict[str, Any]:
     return _without_nulls(out)
 
 
-def _resolved_scaling(config: Any) -> dict[str, str]:
+def _resolved_scaling(config: TuningJobConfig) -> dict[str, str]:
     from ipinsights.tune._space import resolve_scaling
-    from ipinsights.tune._types import CategoricalRange
 
     return {r.name: str(resolve_scaling(r)) for r in config.ranges if not isinstance(r, CategoricalRange)}
 
 
 def list_training_jobs(
-    job: Any,
+    job: TuningJob,
     *,
     sort_by: str = "Name",
     sort_order: str = "Ascending",
@@ -291,10 +298,10 @@ def list_training_jobs(
     jobs = [j for j in job.training_jobs() if not status or j.status in status]
     descending = sort_order == "Descending"
     if sort_by == "FinalObjectiveMetricValue":
-        with_value = sorted(
-            (j for j in jobs if j.value is not None), key=lambda j: j.value, reverse=descending
+        valued = sorted(
+            ((j.value, j) for j in jobs if j.value is not None), key=lambda pair: pair[0], reverse=descending
         )
-        jobs = with_value + [j for j in jobs if j.value is None]
+        jobs = [j for _, j in valued] + [j for j in jobs if j.value is None]
     else:
         key = {
             "Name": lambda j: j.name,
@@ -307,7 +314,7 @@ def list_training_jobs(
     return {"TrainingJobSummaries": [training_job_summary(job, j) for j in jobs]}
 
 
-def analytics_rows(job: Any) -> list[dict[str, Any]]:
+def analytics_rows(job: TuningJob) -> list[dict[str, Any]]:
     """One row per training job, the columns of SageMaker's tuning analytics."""
     names = job.config.tuned_names
     rows = []
@@ -320,7 +327,7 @@ def analytics_rows(job: Any) -> list[dict[str, Any]]:
                 "TrainingJobStatus": j.status,
                 "FinalObjectiveValue": j.value,
                 "TrainingStartTime": _iso(j.start_time),
-                "TrainingEndTime": _iso(j.end_time) if j.status != "InProgress" else None,
+                "TrainingEndTime": _iso(j.end_time) if j.status is not TrainingJobStatus.IN_PROGRESS else None,
                 "TrainingElapsedTimeSeconds": round(elapsed, 3) if elapsed is not None else None,
             }
         )
@@ -328,7 +335,7 @@ def analytics_rows(job: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def write_analytics(job: Any, out: TextIO) -> None:
+def write_analytics(job: TuningJob, out: TextIO) -> None:
     columns = [*job.config.tuned_names, *ANALYTICS_COLUMNS]
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
@@ -336,7 +343,7 @@ def write_analytics(job: Any, out: TextIO) -> None:
         writer.writerow({k: "" if v is None else v for k, v in row.items()})
 
 
-def write_outputs(job: Any, *, plots: bool = True) -> list[Path]:
+def write_outputs(job: TuningJob, *, plots: bool = True) -> list[Path]:
     """Write ``analytics.csv``, ``describe.json`` and the plots into the job folder."""
     folder = Path(job.job_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -353,7 +360,7 @@ def write_outputs(job: Any, *, plots: bool = True) -> list[Path]:
 # -- plots ------------------------------------------------------------------------------------
 
 
-def write_plots(job: Any, folder: Path) -> list[Path]:
+def write_plots(job: TuningJob, folder: Path) -> list[Path]:
     """Optimisation history, parameter importances and learning curves as PNG files."""
     import matplotlib
 
@@ -371,22 +378,24 @@ def write_plots(job: Any, folder: Path) -> list[Path]:
         (j for j in jobs if j.value is not None), key=lambda j: (j.end_time or dt.datetime.max, j.number)
     )
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    values = [j.value for j in done if j.value is not None]  # all of done
+    completed = [j.status is TrainingJobStatus.COMPLETED for j in done]
     best: list[float] = []
-    for j in done:
-        if j.status == "Completed":
-            best.append(j.value if not best else (max if maximize else min)(best[-1], j.value))  # type: ignore[arg-type, type-var]
+    for value, is_completed in zip(values, completed, strict=True):
+        if is_completed:
+            best.append(value if not best else (max if maximize else min)(best[-1], value))
         else:
             best.append(best[-1] if best else float("nan"))
     xs = list(range(1, len(done) + 1))
     ax.scatter(
-        [x for x, j in zip(xs, done, strict=True) if j.status == "Completed"],
-        [j.value for j in done if j.status == "Completed"],
+        [x for x, c in zip(xs, completed, strict=True) if c],
+        [v for v, c in zip(values, completed, strict=True) if c],
         s=18,
         label="completed",
     )
     ax.scatter(
-        [x for x, j in zip(xs, done, strict=True) if j.status != "Completed"],
-        [j.value for j in done if j.status != "Completed"],
+        [x for x, c in zip(xs, completed, strict=True) if not c],
+        [v for v, c in zip(values, completed, strict=True) if not c],
         s=18,
         marker="x",
         color="grey",
@@ -427,7 +436,7 @@ def write_plots(job: Any, folder: Path) -> list[Path]:
         if not j.curve:
             continue
         steps = sorted(j.curve)
-        style = {"Completed": "-", "Stopped": ":"}.get(j.status, "--")
+        style = {TrainingJobStatus.COMPLETED: "-", TrainingJobStatus.STOPPED: ":"}.get(j.status, "--")
         ax.plot(steps, [j.curve[s] for s in steps], style, linewidth=1, alpha=0.8)
     ax.set(xlabel="epoch", ylabel=metric, title=f"{config.name}: learning curves (dotted: stopped early)")
     fig.tight_layout()
@@ -437,7 +446,7 @@ def write_plots(job: Any, folder: Path) -> list[Path]:
     return written
 
 
-def _importances(job: Any) -> dict[str, float]:
+def _importances(job: TuningJob) -> dict[str, float]:
     import optuna
     from optuna.trial import TrialState
 
@@ -474,11 +483,11 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.live_enabled = self.stream.isatty() if live is None else live
         self.started = time.time()
-        self._live: Any = None
-        self._console: Any = None
+        self._live: Live | None = None
+        self._console: Console | None = None
         self._last = 0.0
 
-    def start(self, job: Any) -> None:
+    def start(self, job: TuningJob) -> None:
         self.started = time.time()
         if self.live_enabled:
             from rich.console import Console
@@ -500,14 +509,14 @@ class Progress:
         else:
             print(f"[{stamp}] {line}", file=self.stream, flush=True)
 
-    def tick(self, job: Any, jobs: list[TrainingJob]) -> None:
+    def tick(self, job: TuningJob, jobs: list[TrainingJob]) -> None:
         now = time.time()
         if self._live is None or now - self._last < 0.25:
             return
         self._last = now
         self._live.update(self.render(job, jobs))
 
-    def render(self, job: Any, jobs: list[TrainingJob]) -> Any:
+    def render(self, job: TuningJob, jobs: list[TrainingJob]) -> RenderableType:
         from rich.table import Table
 
         config = job.config

@@ -39,6 +39,7 @@ import optuna
 from optuna.storages import BaseStorage
 
 from ipinsights.errors import ConfigError, DiskFullError
+from ipinsights.tune._attributes import WORKER_KEY_PREFIX
 
 __all__ = [
     "EXIT_DISK_FULL",
@@ -393,7 +394,7 @@ class WorkerInfo:
 
     @property
     def key(self) -> str:
-        return f"ipinsights:worker:{self.id}"
+        return f"{WORKER_KEY_PREFIX}{self.id}"
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -416,7 +417,7 @@ def workers(storage: BaseStorage, study_id: int) -> dict[str, WorkerInfo]:
     return {
         k.rsplit(":", 1)[1]: WorkerInfo.from_dict(v)
         for k, v in attrs.items()
-        if k.startswith("ipinsights:worker:") and isinstance(v, dict)
+        if k.startswith(WORKER_KEY_PREFIX) and isinstance(v, dict)
     }
 
 

@@ -37,9 +37,10 @@ import optuna
 
 from ipinsights.config import HyperParameters
 from ipinsights.errors import IPInsightsError, TrainingDivergedError
+from ipinsights.tune._attributes import TrialKey
 from ipinsights.tune._early_stopping import MedianRulePruner
 from ipinsights.tune._storage import EXIT_DISK_FULL, is_disk_full, open_storage, pid_alive
-from ipinsights.tune._types import EarlyStoppingType, InputFormat, TuningJobConfig
+from ipinsights.tune._types import EarlyStoppingType, FailureKind, InputFormat, StoppedBy, TuningJobConfig
 
 __all__ = ["Trainer", "TrialSpec", "fit_ipinsights", "make_pruner", "run_trial"]
 
@@ -192,7 +193,7 @@ def _train(spec: TrialSpec, log: TextIO, trial_dir: Path) -> int:
     )
     trial = optuna.trial.Trial(study, spec.trial_id)
     frozen = storage.get_trial(spec.trial_id)
-    hp = HyperParameters.from_mapping(frozen.user_attrs["HyperParameters"])  # set by the worker
+    hp = HyperParameters.from_mapping(frozen.user_attrs[TrialKey.HYPERPARAMETERS])  # set by the worker
     metric = config.objective.metric_name
     state: dict[str, Any] = {"in_callback": False, "stop": False, "stopped_by": None}
 
@@ -216,7 +217,7 @@ def _train(spec: TrialSpec, log: TextIO, trial_dir: Path) -> int:
                 raise TrainingDivergedError(f"{metric} is {value} after epoch {epoch}")
             trial.report(float(value), epoch)
             if epoch < hp.epochs and trial.should_prune():
-                state["stopped_by"] = "Hyperband" if config.hyperband is not None else "EarlyStopping"
+                state["stopped_by"] = (StoppedBy.HYPERBAND if config.hyperband is not None else StoppedBy.EARLY_STOPPING).value
                 return True
             return None
         finally:
@@ -224,7 +225,7 @@ def _train(spec: TrialSpec, log: TextIO, trial_dir: Path) -> int:
             if state["stop"]:
                 raise _StopRequested
 
-    storage.set_trial_user_attr(spec.trial_id, "TrainingStartTime", _now())
+    storage.set_trial_user_attr(spec.trial_id, TrialKey.TRAINING_START_TIME, _now())
     print(f"ipinsights tune: trial {spec.trial_id} hyperparameters {hp.to_dict()}", flush=True)
     model_dir = trial_dir / "model"
     try:
@@ -242,7 +243,7 @@ def _train(spec: TrialSpec, log: TextIO, trial_dir: Path) -> int:
         )
     except _StopRequested:
         # The worker already recorded why (StoppedBy) before it sent SIGTERM.
-        storage.set_trial_user_attr(spec.trial_id, "TrainingEndTime", _now())
+        storage.set_trial_user_attr(spec.trial_id, TrialKey.TRAINING_END_TIME, _now())
         study.tell(frozen.number, state=optuna.trial.TrialState.PRUNED, skip_if_finished=True)
         return 0
     except Exception as exc:
@@ -252,18 +253,18 @@ def _train(spec: TrialSpec, log: TextIO, trial_dir: Path) -> int:
             traceback.print_exc()
         reason = str(exc) if isinstance(exc, IPInsightsError) else f"{type(exc).__name__}: {exc}"
         print(f"ipinsights tune: training failed: {reason}", flush=True)
-        storage.set_trial_user_attr(spec.trial_id, "FailureKind", "NonRetryableError")
-        storage.set_trial_user_attr(spec.trial_id, "FailureReason", reason)
-        storage.set_trial_user_attr(spec.trial_id, "TrainingEndTime", _now())
+        storage.set_trial_user_attr(spec.trial_id, TrialKey.FAILURE_KIND, FailureKind.NON_RETRYABLE.value)
+        storage.set_trial_user_attr(spec.trial_id, TrialKey.FAILURE_REASON, reason)
+        storage.set_trial_user_attr(spec.trial_id, TrialKey.TRAINING_END_TIME, _now())
         study.tell(frozen.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
         return 0
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    storage.set_trial_user_attr(spec.trial_id, "TrainingEndTime", _now())
-    storage.set_trial_user_attr(spec.trial_id, "FinalMetrics", dict(history[-1]) if history else {})
+    storage.set_trial_user_attr(spec.trial_id, TrialKey.TRAINING_END_TIME, _now())
+    storage.set_trial_user_attr(spec.trial_id, TrialKey.FINAL_METRICS, dict(history[-1]) if history else {})
     if model_dir.is_dir():
-        storage.set_trial_user_attr(spec.trial_id, "ModelArtifacts", str(model_dir.resolve()))
+        storage.set_trial_user_attr(spec.trial_id, TrialKey.MODEL_ARTIFACTS, str(model_dir.resolve()))
     if state["stopped_by"]:
-        storage.set_trial_user_attr(spec.trial_id, "StoppedBy", state["stopped_by"])
+        storage.set_trial_user_attr(spec.trial_id, TrialKey.STOPPED_BY, state["stopped_by"])
         study.tell(frozen.number, state=optuna.trial.TrialState.PRUNED, skip_if_finished=True)
     else:
         study.tell(frozen.number, float(history[-1][metric]), skip_if_finished=True)

@@ -91,11 +91,16 @@ class JobStatus(enum.StrEnum):
 
 
 class TrainingJobStatus(enum.StrEnum):
-    """``TrainingJobStatus`` of one training job (trial)."""
+    """``TrainingJobStatus`` of one training job (trial); the reference's values, in its order.
+
+    A local training job is never ``Stopping`` (its worker stops it at once); the value is kept
+    so that ``tune list --status`` takes every value the service's filter takes.
+    """
 
     IN_PROGRESS = "InProgress"
     COMPLETED = "Completed"
     FAILED = "Failed"
+    STOPPING = "Stopping"
     STOPPED = "Stopped"
 
 

@@ -26,11 +26,14 @@ import optuna
 from optuna.trial import TrialState, create_trial
 
 from ipinsights.errors import ConfigError
+from ipinsights.tune._attributes import TrialKey
 from ipinsights.tune._space import distributions, encode
 from ipinsights.tune._types import (
     CategoricalRange,
     ContinuousRange,
     IntegerRange,
+    JobStatus,
+    TrainingJobStatus,
     TuningJobConfig,
     WarmStartType,
 )
@@ -76,7 +79,7 @@ def check_parent(
     if config.warm_start is None:
         return
     where = f"WarmStartConfig: parent {parent.name!r}"
-    if parent_status == "InProgress" or parent_status == "Stopping":
+    if not JobStatus(parent_status).ended:
         raise ConfigError(
             f"{where} is {parent_status}; warm start needs a finished parent (Completed, Stopped or Failed)"
         )
@@ -128,7 +131,7 @@ def import_parents(config: TuningJobConfig, study: optuna.Study, parents: list[A
     copied = 0
     for parent in parents:
         for job in parent.training_jobs():
-            if job.status not in ("Completed", "Stopped") or job.value is None:
+            if not job.finished_with_value:
                 continue
             values = {
                 **{k: v for k, v in parent.config.static_hyperparameters.items()},
@@ -143,8 +146,8 @@ def import_parents(config: TuningJobConfig, study: optuna.Study, parents: list[A
                     distributions={k: dists[k] for k in params},
                     value=job.value,
                     intermediate_values=job.curve if keep_curves else None,
-                    state=TrialState.COMPLETE if job.status == "Completed" else TrialState.PRUNED,
-                    user_attrs={"WarmStartFrom": f"{parent.config.name}/{job.name}"},
+                    state=TrialState.COMPLETE if job.status is TrainingJobStatus.COMPLETED else TrialState.PRUNED,
+                    user_attrs={TrialKey.WARM_START_FROM: f"{parent.config.name}/{job.name}"},
                 )
             )
             copied += 1

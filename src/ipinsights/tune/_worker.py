@@ -45,9 +45,10 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from ipinsights.errors import ConfigError, IPInsightsError
+from ipinsights.tune._attributes import JobAttributes, JobKey, TrialAttributes, TrialKey
 from ipinsights.tune._completion import FinishedJob, check_completion
-from ipinsights.tune._job import TERMINAL, TuningJob, _now_iso, finish_trial, training_job_name
-from ipinsights.tune._records import NON_RETRYABLE, RETRYABLE, TrainingJob, summarize
+from ipinsights.tune._job import TuningJob, _now_iso, finish_trial, training_job_name
+from ipinsights.tune._records import TrainingJob, summarize
 from ipinsights.tune._space import decode, distributions, hyperparameters, seed_for
 from ipinsights.tune._storage import (
     EXIT_DISK_FULL,
@@ -60,12 +61,16 @@ from ipinsights.tune._storage import (
     is_rdb,
 )
 from ipinsights.tune._trial import TrialSpec, run_trial
-from ipinsights.tune._types import Strategy, TuningJobConfig
+from ipinsights.tune._types import (
+    FailureKind,
+    JobStatus,
+    StoppedBy,
+    Strategy,
+    TrainingJobStatus,
+    TuningJobConfig,
+)
 
 __all__ = ["Worker", "run_job"]
-
-_ATTR = "ipinsights:"
-
 
 #: Seconds a trial gets to stop after SIGTERM before it is killed.
 STOP_GRACE_SECONDS = 30.0
@@ -151,7 +156,7 @@ class Worker:
                 jobs = job.training_jobs(trials)
                 self.on_tick(job, jobs)
                 status = job.status()
-                if status in TERMINAL or status == "Stopping":
+                if status.ended or status is JobStatus.STOPPING:
                     if self._wind_down(status, trials, jobs):
                         break
                 else:
@@ -186,53 +191,55 @@ class Worker:
                 self._heartbeat(force=True, stopped=True)
         return job.status()
 
-    def _wind_down(self, status: str, trials: list[FrozenTrial], jobs: list[TrainingJob]) -> bool:
+    def _wind_down(self, status: JobStatus, trials: list[FrozenTrial], jobs: list[TrainingJob]) -> bool:
         """Stop this worker's trials; True once the job may end for this worker."""
-        reason = job_reason = self.job.attrs().get(_ATTR + "status_reason", status)
-        stopped_by = "StopHyperParameterTuningJob" if status in ("Stopping", "Stopped") else job_reason
+        reason = job_reason = JobAttributes(self.job.attrs()).status_reason or status
+        stopped_by = StoppedBy.STOP_REQUEST if status in (JobStatus.STOPPING, JobStatus.STOPPED) else job_reason
         self._stop_children(str(stopped_by))
         if self.children:
             return False
-        if status == "Stopping":
+        if status is JobStatus.STOPPING:
             live = {k for k, w in self.job.workers().items() if w.alive()}
             if any(t.state is TrialState.RUNNING and self._is_live_trial(t, live) for t in trials):
                 return False
-            self.job.set_status("Stopped", "StopHyperParameterTuningJob")
+            self.job.set_status(JobStatus.STOPPED, StoppedBy.STOP_REQUEST)
             self.on_event(f"{self.job.config.name}: Stopped ({reason})")
         return True
 
-    def _decide(self, jobs: list[TrainingJob]) -> tuple[str, str] | None:
+    def _decide(self, jobs: list[TrainingJob]) -> tuple[JobStatus, str] | None:
         config = self.config
         summary = summarize(config, jobs)
         budget = config.resource_limits.max_number_of_training_jobs
-        hard_failures = [j for j in jobs if j.status == "Failed" and j.failure_kind == NON_RETRYABLE]
+        hard_failures = [
+            j for j in jobs if j.status is TrainingJobStatus.FAILED and j.failure_kind is FailureKind.NON_RETRYABLE
+        ]
         succeeded = [j for j in jobs if j.objective_status == "Succeeded"]
         if len(hard_failures) >= min(FAIL_AFTER, budget) and not succeeded:
             return (
-                "Failed",
+                JobStatus.FAILED,
                 f"the first {len(hard_failures)} training jobs failed; first reason: {hard_failures[0].failure_reason}",
             )
         limit = config.resource_limits.max_runtime_in_seconds
         if limit is not None and self.job.consumed_seconds() >= limit:
-            return "Completed", "MaxRuntimeInSeconds reached"
+            return JobStatus.COMPLETED, "MaxRuntimeInSeconds reached"
         finished = sorted(
-            (j for j in jobs if j.status in ("Completed", "Stopped") and j.value is not None),
+            (j for j in jobs if j.finished_with_value),
             key=lambda j: (j.end_time or dt.datetime.max, j.number),
         )
         completion = check_completion(
             config.completion,
-            [FinishedJob(j.value, j.status == "Completed") for j in finished],  # type: ignore[arg-type]
+            [FinishedJob(j.value, j.status is TrainingJobStatus.COMPLETED) for j in finished if j.value is not None],
             maximize=config.objective.maximize,
         )
         if finished and completion.jobs_not_improving != self._not_improving:
             self._not_improving = completion.jobs_not_improving
-            self.job.study.set_user_attr(_ATTR + "not_improving", completion.jobs_not_improving)
+            self.job.study.set_user_attr(JobKey.NOT_IMPROVING, completion.jobs_not_improving)
         if completion.reason is not None:
             if completion.converged:
-                self.job.study.set_user_attr(_ATTR + "convergence_time", _now_iso())
-            return "Completed", completion.reason
+                self.job.study.set_user_attr(JobKey.CONVERGENCE_TIME, _now_iso())
+            return JobStatus.COMPLETED, completion.reason
         if summary.counted >= budget:
-            return "Completed", "MaxNumberOfTrainingJobs reached"
+            return JobStatus.COMPLETED, "MaxNumberOfTrainingJobs reached"
         return None
 
     # -- starting trials ------------------------------------------------------------------------
@@ -246,10 +253,10 @@ class Worker:
                 return
             waiting = [t for t in trials if t.state is TrialState.WAITING]
             if not waiting:
-                slots = sum(1 for t in trials if t.user_attrs.get("Slot"))
+                slots = sum(1 for t in trials if t.user_attrs.get(TrialKey.SLOT))
                 if slots >= budget:
                     return
-                self.job.study.enqueue_trial({}, user_attrs={"Slot": True, "Attempt": 1})
+                self.job.study.enqueue_trial({}, user_attrs={TrialKey.SLOT: True, TrialKey.ATTEMPT: 1})
             self._start_one()
             trials = self.job.trials()
 
@@ -261,16 +268,16 @@ class Worker:
         trial = study.ask(self.distributions)
         frozen = self.job.storage.get_trial(trial._trial_id)
         attrs = frozen.user_attrs
-        if "TrainingJobIndex" in attrs:
-            index = int(attrs["TrainingJobIndex"])
-        elif attrs.get("Slot"):
-            index = 1 + sum(1 for t in trials if t.user_attrs.get("Slot") and t.number < frozen.number)
+        if TrialKey.TRAINING_JOB_INDEX in attrs:
+            index = int(attrs[TrialKey.TRAINING_JOB_INDEX])
+        elif attrs.get(TrialKey.SLOT):
+            index = 1 + sum(1 for t in trials if t.user_attrs.get(TrialKey.SLOT) and t.number < frozen.number)
         else:
             index = 0
         if not 1 <= index <= config.resource_limits.max_number_of_training_jobs:
-            finish_trial(self.job.storage, frozen, TrialState.FAIL, {"Discarded": "the budget was already spent"})
+            finish_trial(self.job.storage, frozen, TrialState.FAIL, {TrialKey.DISCARDED: "the budget was already spent"})
             return
-        attempt = int(attrs.get("Attempt", 1))
+        attempt = int(attrs.get(TrialKey.ATTEMPT, 1))
         try:
             values = decode(config.ranges, frozen.params)
             hp = hyperparameters(config, values)
@@ -283,13 +290,13 @@ class Worker:
         # TrainingJobName last: it marks a training job, whose other attributes are then all set
         # (a full disk can stop this loop half-way).
         for key, value in {
-            "TrainingJobIndex": index,
-            "Attempt": attempt,
-            "Worker": self.info.id,
-            "Host": self.info.host,
-            "HyperParameters": hp.to_dict(),
-            "TrainingLog": str((trial_dir / "train.log").resolve()),
-            "TrainingJobName": name,
+            TrialKey.TRAINING_JOB_INDEX: index,
+            TrialKey.ATTEMPT: attempt,
+            TrialKey.WORKER: self.info.id,
+            TrialKey.HOST: self.info.host,
+            TrialKey.HYPERPARAMETERS: hp.to_dict(),
+            TrialKey.TRAINING_LOG: str((trial_dir / "train.log").resolve()),
+            TrialKey.TRAINING_JOB_NAME: name,
         }.items():
             storage.set_trial_user_attr(frozen._trial_id, key, value)
         spec = TrialSpec(
@@ -307,13 +314,13 @@ class Worker:
         process = self._mp().Process(target=run_trial, args=(spec,), name=name, daemon=False)
         with _main_module_hidden():
             process.start()
-        storage.set_trial_user_attr(frozen._trial_id, "Pid", process.pid)
+        storage.set_trial_user_attr(frozen._trial_id, TrialKey.PID, process.pid)
         self.children[frozen._trial_id] = _Child(process, frozen, name, time.time())
         tuned = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
         self.on_event(f"{name}: started ({tuned})")
 
     def _reject(self, trial: FrozenTrial, index: int, attempt: int, reason: str) -> None:
-        draws = int(trial.user_attrs.get("Draw", 1))
+        draws = int(trial.user_attrs.get(TrialKey.DRAW, 1))
         storage = self.job.storage
         if draws >= MAX_REJECTED_DRAWS:
             name = training_job_name(self.config.name, index, trial.number)
@@ -322,17 +329,17 @@ class Worker:
                 trial,
                 TrialState.FAIL,
                 {
-                    "TrainingJobName": name,
-                    "TrainingJobIndex": index,
-                    "Attempt": attempt,
-                    "FailureKind": NON_RETRYABLE,
-                    "FailureReason": f"no valid configuration in {draws} draws: {reason}",
+                    TrialKey.TRAINING_JOB_NAME: name,
+                    TrialKey.TRAINING_JOB_INDEX: index,
+                    TrialKey.ATTEMPT: attempt,
+                    TrialKey.FAILURE_KIND: FailureKind.NON_RETRYABLE.value,
+                    TrialKey.FAILURE_REASON: f"no valid configuration in {draws} draws: {reason}",
                 },
             )
             return
-        if finish_trial(storage, trial, TrialState.FAIL, {"Rejected": reason, "TrainingJobIndex": index}):
+        if finish_trial(storage, trial, TrialState.FAIL, {TrialKey.REJECTED: reason, TrialKey.TRAINING_JOB_INDEX: index}):
             self.job.study.enqueue_trial(
-                {}, user_attrs={"TrainingJobIndex": index, "Attempt": attempt, "Draw": draws + 1}
+                {}, user_attrs={TrialKey.TRAINING_JOB_INDEX: index, TrialKey.ATTEMPT: attempt, TrialKey.DRAW: draws + 1}
             )
 
     def _mp(self) -> Any:
@@ -380,41 +387,41 @@ class Worker:
         again, under the same attempt number.
         """
         attrs = trial.user_attrs
-        attempt = int(attrs.get("Attempt", 1))
+        attempt = int(attrs.get(TrialKey.ATTEMPT, 1))
         retry = not spend_attempt or attempt <= self.config.max_retry_attempts
-        kind = RETRYABLE if retry else NON_RETRYABLE
+        kind = (FailureKind.RETRYABLE if retry else FailureKind.NON_RETRYABLE).value
         text = reason if retry else f"{reason}; no retries left after {attempt} attempts"
         if (
-            finish_trial(self.job.storage, trial, TrialState.FAIL, {"FailureKind": kind, "FailureReason": text})
+            finish_trial(self.job.storage, trial, TrialState.FAIL, {TrialKey.FAILURE_KIND: kind, TrialKey.FAILURE_REASON: text})
             and retry
         ):
             self.job.study.enqueue_trial(
                 dict(trial.params),
                 user_attrs={
-                    "TrainingJobIndex": int(attrs["TrainingJobIndex"]),
-                    "Attempt": attempt + 1 if spend_attempt else attempt,
-                    "RetryOf": attrs.get("TrainingJobName", ""),
+                    TrialKey.TRAINING_JOB_INDEX: int(attrs[TrialKey.TRAINING_JOB_INDEX]),
+                    TrialKey.ATTEMPT: attempt + 1 if spend_attempt else attempt,
+                    TrialKey.RETRY_OF: attrs.get(TrialKey.TRAINING_JOB_NAME, ""),
                 },
             )
 
     def _requeue_unstarted(self, trial: FrozenTrial, trials: list[FrozenTrial], reason: str) -> None:
         """A trial taken by a lost worker before it became a training job: queue it again."""
         attrs = trial.user_attrs
-        if "TrainingJobIndex" in attrs:
-            index = int(attrs["TrainingJobIndex"])
-        elif attrs.get("Slot"):
-            index = 1 + sum(1 for t in trials if t.user_attrs.get("Slot") and t.number < trial.number)
+        if TrialKey.TRAINING_JOB_INDEX in attrs:
+            index = int(attrs[TrialKey.TRAINING_JOB_INDEX])
+        elif attrs.get(TrialKey.SLOT):
+            index = 1 + sum(1 for t in trials if t.user_attrs.get(TrialKey.SLOT) and t.number < trial.number)
         else:
-            finish_trial(self.job.storage, trial, TrialState.FAIL, {"Discarded": reason})
+            finish_trial(self.job.storage, trial, TrialState.FAIL, {TrialKey.DISCARDED: reason})
             return
-        if finish_trial(self.job.storage, trial, TrialState.FAIL, {"Discarded": reason}):
+        if finish_trial(self.job.storage, trial, TrialState.FAIL, {TrialKey.DISCARDED: reason}):
             self.job.study.enqueue_trial(
                 dict(trial.params),
-                user_attrs={"TrainingJobIndex": index, "Attempt": int(attrs.get("Attempt", 1))},
+                user_attrs={TrialKey.TRAINING_JOB_INDEX: index, TrialKey.ATTEMPT: int(attrs.get(TrialKey.ATTEMPT, 1))},
             )
 
     def _is_live_trial(self, trial: FrozenTrial, live: set[str] | None = None) -> bool:
-        owner = trial.user_attrs.get("Worker")
+        owner = trial.user_attrs.get(TrialKey.WORKER)
         if owner == self.info.id:
             return trial._trial_id in self.children
         if live is None:
@@ -434,14 +441,14 @@ class Worker:
         for t in running:
             if self._is_live_trial(t, live):
                 continue
-            owner = all_workers.get(t.user_attrs.get("Worker", ""))
+            owner = all_workers.get(t.user_attrs.get(TrialKey.WORKER, ""))
             lost = (
                 f"its worker (host {owner.host}, pid {owner.pid}) stopped" if owner else "its worker was lost"
             )
-            if "TrainingJobName" in t.user_attrs and "TrainingJobIndex" in t.user_attrs:
+            if TrialKey.TRAINING_JOB_NAME in t.user_attrs and TrialKey.TRAINING_JOB_INDEX in t.user_attrs:
                 self._fail_and_retry(t, f"the trial process was lost: {lost}")
                 self.on_event(
-                    f"{t.user_attrs['TrainingJobName']}: Failed (RetryableError: {lost}); queued again"
+                    f"{t.user_attrs[TrialKey.TRAINING_JOB_NAME]}: Failed (RetryableError: {lost}); queued again"
                 )
             else:
                 self._requeue_unstarted(t, trials, lost)
@@ -450,7 +457,7 @@ class Worker:
         for child in self.children.values():
             if child.stopping is None:
                 with contextlib.suppress(UpdateFinishedTrialError):
-                    self.job.storage.set_trial_user_attr(child.trial._trial_id, "StoppedBy", reason)
+                    self.job.storage.set_trial_user_attr(child.trial._trial_id, TrialKey.STOPPED_BY, reason)
                 child.process.terminate()
                 child.stopping = time.time()
 
@@ -543,10 +550,10 @@ def _describe_end(name: str, trial: FrozenTrial) -> str:
         return f"{name}: Completed, objective {trial.value:.6g}"
     if trial.state is TrialState.PRUNED:
         value = f", objective {trial.value:.6g}" if trial.value is not None else ""
-        return f"{name}: Stopped by {attrs.get('StoppedBy', 'request')} after {len(trial.intermediate_values)} epochs{value}"
-    kind = attrs.get("FailureKind", NON_RETRYABLE)
-    again = "; queued again" if kind == RETRYABLE else ""
-    return f"{name}: Failed ({kind}: {attrs.get('FailureReason', 'unknown')}){again}"
+        return f"{name}: Stopped by {attrs.get(TrialKey.STOPPED_BY, 'request')} after {len(trial.intermediate_values)} epochs{value}"
+    kind = TrialAttributes(attrs).failure_kind or FailureKind.NON_RETRYABLE
+    again = "; queued again" if kind is FailureKind.RETRYABLE else ""
+    return f"{name}: Failed ({kind}: {attrs.get(TrialKey.FAILURE_REASON, 'unknown')}){again}"
 
 
 def run_job(
