@@ -732,3 +732,23 @@ def test_a_real_job_on_sshd_logs_takes_format_from_the_command_line(tmp_path):
     assert described["TrainingJobStatusCounters"]["Completed"] == 1, described
     assert described["IPInsights"]["TrainingJobDefinition"]["InputFormat"] == {"InputFormat": "sshd"}
     assert json.loads((job_dir / "job.json").read_text())["TrainingJobDefinition"]["InputFormat"] == "sshd"
+
+
+def test_storage_attributes_are_read_through_typed_views_with_the_reference_defaults():
+    from ipinsights.tune._attributes import JobAttributes, JobKey, TrialAttributes, TrialKey
+    from ipinsights.tune._types import FailureKind, JobStatus, StoppedBy
+
+    assert JobAttributes({}).status is JobStatus.IN_PROGRESS and not JobAttributes({}).initialized
+    stopping = JobAttributes({JobKey.STATUS: "InProgress", JobKey.STOP_REQUESTED: "2026-12-01T00:00:00"})
+    assert stopping.status is JobStatus.STOPPING and stopping.stored_status is JobStatus.IN_PROGRESS
+    assert JobAttributes({JobKey.STATUS: "Completed"}).status.ended
+    trial = TrialAttributes(
+        {TrialKey.TRAINING_JOB_NAME: "j-001-ab", TrialKey.FAILURE_KIND: "RetryableError", TrialKey.STOPPED_BY: "Hyperband"}
+    )
+    assert (trial.attempt, trial.draw, trial.index) == (1, 1, None)
+    assert trial.failure_kind is FailureKind.RETRYABLE and trial.stopped_by is StoppedBy.HYPERBAND
+    assert trial.is_training_job
+    assert not TrialAttributes({TrialKey.TRAINING_JOB_NAME: "j-001-ab", TrialKey.REJECTED: "R + S = 0"}).is_training_job
+    assert TrialAttributes({TrialKey.STOPPED_BY: "TargetObjectiveMetricValue reached"}).stopped_by == (
+        "TargetObjectiveMetricValue reached"  # a completion criterion stopped the job's trials
+    )
