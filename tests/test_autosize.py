@@ -8,7 +8,7 @@ import pytest
 from conftest import make_logins, write_csv
 
 from ipinsights import ConfigError
-from ipinsights.autosize import auto_size, choose_sizes
+from ipinsights.autosize import auto_requested, auto_size, choose_sizes
 from ipinsights.config import HyperParameters
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,3 +77,41 @@ def test_train_auto_size_checks_the_other_values_before_reading_the_data(tmp_pat
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.startswith("ipinsights: error: epochs must be")
+
+
+def test_auto_as_a_value_asks_for_that_size_alone():
+    values = {"mini_batch_size": "AUTO", "num_entity_vectors": "64", "vector_dim": "16", "epochs": "2"}
+    given, names = auto_requested(values, False)
+    assert names == {"mini_batch_size"} and given == {
+        k: v for k, v in values.items() if k != "mini_batch_size"
+    }
+    hp, choices = auto_size(3000, 50, given, names=names)
+    assert [c.name for c in choices] == ["mini_batch_size"]
+    assert (hp.mini_batch_size, hp.num_entity_vectors, hp.epochs) == (30, 64, 2)
+    # --auto-size: every size not given; a given value always wins.
+    assert auto_requested({"vector_dim": "16"}, True)[1] == {"mini_batch_size", "num_entity_vectors"}
+
+
+def test_auto_for_a_value_the_data_cannot_choose_is_an_error_with_the_fix():
+    with pytest.raises(
+        ConfigError,
+        match=r"^epochs=auto: only mini_batch_size, num_entity_vectors, vector_dim can be chosen from the data; give epochs a value$",
+    ):
+        auto_requested({"epochs": "auto"}, False)
+
+
+def test_train_hp_name_auto_in_process_chooses_that_size_and_says_so(tmp_path, capsys):
+    from ipinsights import cli
+
+    train = write_csv(tmp_path / "train.csv", make_logins(50, 60, seed=1))
+    argv = ["train", "--train", str(train), "--model-dir", str(tmp_path / "m"), "--hp", "mini_batch_size=auto",
+            "--hp", "num_entity_vectors=100", "--hp", "vector_dim=8", "--hp", "epochs=1", "--threads", "1"]  # fmt: skip
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert (
+        "ipinsights train: auto chose mini_batch_size=30 (3000 rows / 100 steps per epoch; the default 10000 "
+        "gives 1 step)\n"
+    ) in err
+    assert "warning" not in err
+    assert cli.main([*argv[:-2], "--hp", "epochs=auto"]) == 2
+    assert "ipinsights: error: epochs=auto: only mini_batch_size" in capsys.readouterr().err

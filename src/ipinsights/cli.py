@@ -115,7 +115,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", default="auto", metavar="N|auto", help=THREADS_HELP)
     p.add_argument("--reference", action="store_true", help="reference-faithful mode: the reference's negatives only (nearby_negative_sampling_rate=0) and no combined 'score' beside dot_product (docs/design.md)")
     p.add_argument("--nproc", type=int, default=1, metavar="N", help="train with N data-parallel worker processes on this machine (torch.distributed; see docs/performance.md); under torchrun, leave it at 1")
-    p.add_argument("--auto-size", action="store_true", help="choose, from the training data, the sizes you did not set: mini_batch_size (about 100 steps per epoch, or SageMaker's 10000 when that gives more), num_entity_vectors (2x the distinct entities, SageMaker's advice) and vector_dim (128); says what it chose and why on stderr (ipinsights.autosize); without it, SageMaker's defaults")
+    p.add_argument("--auto-size", action="store_true", help="choose, from the training data, the sizes you did not set: mini_batch_size (about 100 steps per epoch, or SageMaker's 10000 when that gives more), num_entity_vectors (2x the distinct entities, SageMaker's advice) and vector_dim (128); says what it chose and why on stderr (ipinsights.autosize); --hp NAME=auto chooses one of them alone; without either, SageMaker's defaults")
     _add_format_arguments(p)
     p.set_defaults(run=_run_train)
 
@@ -136,19 +136,20 @@ def _read_input(args: argparse.Namespace, source: str) -> Pairs:
     return read_log(source, args.format, entity_field=args.entity_field, ip_field=args.ip_field, max_bad_fraction=args.max_bad_fraction)
 
 
-def _size_placeholders(values: dict[str, object]) -> dict[str, object]:
-    """``values`` with valid stand-ins for the sizes ``--auto-size`` will choose, to check the rest early."""
-    from ipinsights.autosize import AUTO_SIZED
-
-    return {**{name: 128 for name in AUTO_SIZED}, **values}
+def _size_placeholders(values: dict[str, object], names: frozenset[str]) -> dict[str, object]:
+    """``values`` with valid stand-ins for the sizes to be chosen from the data, to check the rest early."""
+    return {**dict.fromkeys(names, 128), **values}
 
 
 def _run_train(args: argparse.Namespace) -> int:
     if args.nproc < 1:
         raise ConfigError(f"--nproc must be a positive number of worker processes, got --nproc {args.nproc}")
-    values = _hyperparameter_values(args.hyperparameters, args.hp)
-    # A bad value fails before any worker starts or data is read; --auto-size's sizes wait for the data.
-    hp = HyperParameters.from_mapping(_size_placeholders(values) if args.auto_size else values)
+    from ipinsights.autosize import auto_requested
+
+    # The sizes asked for (--auto-size, --hp NAME=auto) wait for the data; a bad value of any other
+    # fails now, before any worker starts or data is read.
+    values, auto_names = auto_requested(_hyperparameter_values(args.hyperparameters, args.hp), args.auto_size)
+    hp = HyperParameters.from_mapping(_size_placeholders(values, auto_names))
     if args.reference:
         if any(item.split("=", 1)[0].strip() == "nearby_negative_sampling_rate" for item in args.hp) and hp.nearby_negative_sampling_rate:
             raise ConfigError("--reference trains with the reference's negatives only; leave out --hp nearby_negative_sampling_rate")
@@ -185,13 +186,15 @@ def _run_train(args: argparse.Namespace) -> int:
         train = _read_input(args, args.train)
         validation = _read_input(args, args.validation) if args.validation is not None else None
         main = data_parallel is None or data_parallel.is_main
-        if args.auto_size:
+        if auto_names:
             from ipinsights.autosize import auto_size
 
-            hp, choices = auto_size(len(train), train.report.num_distinct_entities, values)
+            hp, choices = auto_size(len(train), train.report.num_distinct_entities, values, names=auto_names)
             if main:
-                chosen = "; ".join(str(c) for c in choices) or "nothing (every size was given)"
-                print(f"ipinsights train: --auto-size chose {chosen}", file=sys.stderr)
+                chosen = "; ".join(str(c) for c in choices)
+                print(f"ipinsights train: {'--auto-size' if args.auto_size else 'auto'} chose {chosen}", file=sys.stderr)
+        elif args.auto_size and main:
+            print("ipinsights train: --auto-size chose nothing (every size was given)", file=sys.stderr)
         model = IPInsights(
             hp, seed=args.seed, device=args.device, ip_encoder=args.ip_encoder, history_score=not args.reference
         )
