@@ -621,3 +621,21 @@ def test_each_type_checks_itself_when_built_directly():
         _types.WarmStart(("a", "a"), _types.WarmStartType.TRANSFER_LEARNING)
     with pytest.raises(ConfigError, match="MetricName must be a metric the trainer emits"):
         _types.Objective(_types.ObjectiveType.MAXIMIZE, "validation:auc")
+
+
+def test_the_job_files_formats_are_the_readers_formats():
+    from ipinsights.readers import FORMATS
+
+    assert _types.LOG_FORMATS == FORMATS  # the tuner validates without importing the readers
+
+
+def test_a_tuning_job_config_checks_its_own_fields_when_built_directly():
+    config = parse_job_config(doc())
+    with pytest.raises(ConfigError, match="Device must be auto, cpu or cuda"):
+        config.replace(device="gpu")
+    with pytest.raises(ConfigError, match=r"MaxBadFraction must be in \[0, 1\], got 1.5"):
+        config.replace(max_bad_fraction=1.5)
+    with pytest.raises(ConfigError, match=r"MaximumRetryAttempts must be an integer in \[0, 30\], got 31"):
+        config.replace(max_retry_attempts=31)
+    with pytest.raises(ConfigError, match="needs a train channel"):
+        config.replace(channels={"validation": "v.csv"})

@@ -486,6 +486,24 @@ class TuningJobConfig:
     sagemaker_fields: Mapping[str, Any] = field(default_factory=dict)
     not_used: tuple[str, ...] = field(default=(), compare=False)
 
+    def __post_init__(self) -> None:
+        """The rules of the job's own fields (the parser checks them first, naming the member)."""
+        if not JOB_NAME.match(self.name):
+            raise ConfigError(f"HyperParameterTuningJobName must be 1 to 32 letters, digits or hyphens, got {show(self.name)}")
+        if not self.ranges:
+            raise ConfigError("a tuning job tunes at least one hyperparameter")
+        if self.hyperband is not None and not 1 <= self.hyperband[0] <= self.hyperband[1]:
+            raise ConfigError(f"HyperbandStrategyConfig needs 1 <= MinResource <= MaxResource, got {self.hyperband}")
+        _check_integer("MaximumRetryAttempts", self.max_retry_attempts, 0, MAX_RETRY_ATTEMPTS)
+        _check_integer("RandomSeed", self.random_seed, 0, 2**32 - 1)
+        _check_integer("Seed", self.seed, 0, 2**32 - 1)
+        if self.device not in ("auto", "cpu") and not re.match(r"^cuda(:\d+)?$", self.device):
+            raise ConfigError(f"Device must be auto, cpu or cuda[:N], got {show(self.device)}")
+        if not 0.0 <= self.max_bad_fraction <= 1.0:
+            raise ConfigError(f"MaxBadFraction must be in [0, 1], got {show(self.max_bad_fraction)}")
+        if "train" not in self.channels:
+            raise ConfigError("a tuning job needs a train channel")
+
     @property
     def tuned_names(self) -> list[str]:
         return [r.name for r in self.ranges]
