@@ -17,7 +17,11 @@ FPR it really reaches.
 
 Output: :class:`Report`, which prints as a table, writes ``report.json`` and one PNG per attack
 set (the example's picture: histograms of ``-dot_product`` for normal vs attack, next to the
-ROC curves of the model and the baselines).
+ROC curves of the model and the baselines). :meth:`Report.verdicts` says per attack set whether
+the model beats the best baseline, :meth:`Report.thresholds` gives the rules to flag with.
+
+On your own logs, :func:`evaluate_logs` (``ipinsights evaluate`` without ``--attack``) makes the
+attack sets from the training and normal logins themselves (:mod:`ipinsights.log_attacks`).
 """
 
 from __future__ import annotations
