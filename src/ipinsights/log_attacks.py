@@ -48,7 +48,7 @@ DESCRIPTIONS = {
 }
 MAX_REDRAWS = 50
 
-#: (ok or victim, hi, lo), each (n,): a proposal's result.
+#: (usable, hi, lo), each (n,): a proposal's result.
 _Proposed = tuple[np.ndarray, np.ndarray, np.ndarray]
 #: propose(victims, one training login of each, rng) -> (usable, hi, lo) of candidate addresses.
 _Proposal = Callable[[np.ndarray, np.ndarray, np.random.Generator], _Proposed]
@@ -180,7 +180,7 @@ def _draw_until_free(
 
 def _nearby(level: str, victims: _Victims) -> _Proposal:
     """Proposals of an address in a new network at ``level`` inside the anchor's parent network."""
-    v4_bits = {"24": 8, "16": 8}[level]  # IPv4: a new third (/24) or second (/16) octet
+    v4_bits = 8  # IPv4: a new third (/24) or second (/16) octet
     v4_shift = _LEVEL_SHIFT[level][0]
 
     def propose(victim: np.ndarray, login: np.ndarray, rng: np.random.Generator) -> _Proposed:
@@ -215,7 +215,10 @@ def _other_users(victims: _Victims) -> _Proposal:
     return propose
 
 
-def _random(name: str, victims: _Victims, n: int, rng: np.random.Generator) -> _Proposed:
+def _random(
+    name: str, victims: _Victims, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(victim, hi, lo) of ``n`` random attacks: no address is excluded (one the victim used is rare)."""
     victim, _ = victims.draw(rng, n)
     if name == "random_ipv4":
         address = rng.integers(0, 1 << 32, size=n, dtype=np.uint64)
