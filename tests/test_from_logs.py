@@ -2,8 +2,8 @@
 
 The ``bash`` blocks hold ``ipinsights`` commands only; each is run through ``cli.main`` in this
 process (the console script's entry point, without a new interpreter and PyTorch import per
-command, which keeps the test to a few seconds per format); one test runs the first block
-through the installed console script to show the two agree. The ``python`` blocks run in one
+command, which keeps the test to a few seconds per format); one test runs the first command in
+a new process (``python -m ipinsights.cli``, what the console script calls) to show the two agree. The ``python`` blocks run in one
 namespace, so later ones use the ``flag`` function the first one defines.
 """
 
@@ -134,7 +134,7 @@ def test_the_python_api_example_reports_the_same_attack_sets(walkthrough):
     assert "flag when score <" in report.summary()
 
 
-def test_the_console_script_runs_the_first_command_as_the_test_does(tmp_path):
+def test_a_new_process_runs_the_first_command_as_the_test_does(tmp_path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "samples").symlink_to(ROOT / "docs" / "samples")
     argv = _commands(next(block for kind, block in BLOCKS if kind == "bash"))[0]
