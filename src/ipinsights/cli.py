@@ -97,8 +97,8 @@ def _json_kind(value: object) -> str:
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
-        help="train a model on entity,ip CSV",
-        description="Train IP Insights on headerless entity,ip CSV and write a model directory. "
+        help="train a model on entity,ip CSV or a log (--format)",
+        description="Train IP Insights on logins (headerless entity,ip CSV, or a log in --format) and write a model directory. "
         "Metric lines in SageMaker's format go to stdout.",
         epilog=_hyperparameter_table(),
         formatter_class=_Formatter,
