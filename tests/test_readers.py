@@ -474,3 +474,16 @@ def test_the_python_api_reads_a_log_format_and_fits_on_it(tmp_path):
     model.fit(pairs, log=None, progress=False)
     assert model.known_entities(["user3", "nobody"]).tolist() == [True, False]
     assert "sshd" in ipinsights.FORMATS and "parquet" in ipinsights.FORMATS
+
+
+def test_fit_reads_a_log_format_from_paths(tmp_path):
+    from ipinsights import IPInsights
+
+    train = _sshd_log(tmp_path / "auth.log.1", 200)
+    validation = _sshd_log(tmp_path / "auth.log", 40)
+    model = IPInsights(num_entity_vectors=16, vector_dim=8, epochs=1, mini_batch_size=20)
+    model.fit(train, validation=validation, format="sshd", log=None, progress=False)
+    assert model.meta_["training_data"]["rows"] == 200 and model.meta_["validation_data"]["rows"] == 40
+    empty = _write(tmp_path / "empty.jsonl", "\n")
+    with pytest.raises(DataError, match="no logins found in the jsonl input"):
+        model.fit(empty, format="jsonl", log=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Sequence
@@ -119,6 +120,9 @@ class IPInsights:
         max_bad_fraction: float = 0.01,
         progress: bool = True,
         host: str = "algo-1",
+        format: str = "csv",
+        entity_field: str | None = None,
+        ip_field: str | None = None,
     ) -> IPInsights:
         """Train on observed ``(entity, ip)`` pairs.
 
@@ -137,6 +141,9 @@ class IPInsights:
             max_bad_fraction: Stop before training if more than this share of rows is bad.
             progress: Show a progress bar when stderr is a terminal.
             host: The ``host=`` field of the metric lines.
+            format, entity_field, ip_field: How to read ``train`` and ``validation`` when they
+                are paths: a log format of :func:`ipinsights.read_log` (``"sshd"``,
+                ``"cloudtrail"``, ``"jsonl"``, ...), default headerless CSV.
 
         Returns:
             ``self``, trained; ``metrics_`` holds the last epoch's metrics, ``history_`` all.
@@ -146,10 +153,11 @@ class IPInsights:
         """
         out = sys.stdout if log is _STDOUT else log
         hp = self.hyperparameters
-        train_pairs = self._as_pairs(train, "train", max_bad_fraction)
-        val_pairs = (
-            self._as_pairs(validation, "validation", max_bad_fraction) if validation is not None else None
+        read = functools.partial(
+            self._as_pairs, max_bad_fraction=max_bad_fraction, format=format, entity_field=entity_field, ip_field=ip_field
         )
+        train_pairs = read(train, "train")
+        val_pairs = read(validation, "validation") if validation is not None else None
         check_training_memory(
             hp.num_entity_vectors,
             hp.vector_dim,
@@ -221,7 +229,22 @@ class IPInsights:
             features.append(self.history.features(val_pairs.entity_hash, hi, lo, dot))
         return HistoryScore.fit(features[0], np.concatenate(features[1:]))
 
-    def _as_pairs(self, source: Any, name: str, max_bad_fraction: float) -> Pairs:
+    def _as_pairs(
+        self,
+        source: Any,
+        name: str,
+        max_bad_fraction: float,
+        *,
+        format: str = "csv",
+        entity_field: str | None = None,
+        ip_field: str | None = None,
+    ) -> Pairs:
+        if isinstance(source, str | os.PathLike) and (format != "csv" or entity_field or ip_field):
+            from ipinsights.readers import read_log
+
+            return read_log(
+                source, format, entity_field=entity_field, ip_field=ip_field, max_bad_fraction=max_bad_fraction
+            )
         if isinstance(source, Pairs):
             return source
         if hasattr(source, "iloc") and hasattr(source, "columns"):
