@@ -12,7 +12,7 @@ from typing import Any, TextIO
 import numpy as np
 import torch
 
-from ipinsights import distributed
+import ipinsights.distributed as distributed
 from ipinsights.artifact import load_artifact, save_artifact
 from ipinsights.config import HyperParameters
 from ipinsights.data import (
