@@ -19,11 +19,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ipinsights.errors import ConfigError, MissingExtraError
 from ipinsights.tune._attributes import JobAttributes
 from ipinsights.tune._types import JobStatus, TrainingJobStatus
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ipinsights.tune._job import TuningJob
 
 __all__ = ["add_tune_arguments", "run_tune"]
 
@@ -242,7 +245,7 @@ def _run(args: argparse.Namespace, job_dir: Path | None) -> int:
     return _work(job, args)
 
 
-def _work(job: Any, args: argparse.Namespace) -> int:
+def _work(job: TuningJob, args: argparse.Namespace) -> int:
     from ipinsights.tune._records import summarize
     from ipinsights.tune._report import Progress
     from ipinsights.tune._worker import run_job

@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -69,6 +69,9 @@ from ipinsights.tune._types import (
     TrainingJobStatus,
     TuningJobConfig,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ipinsights.tune._report import Progress
 
 __all__ = ["Worker", "run_job"]
 
@@ -562,7 +565,7 @@ def run_job(
     max_parallel: int | None = None,
     channels: dict[str, str] | None = None,
     trainer: str | None = None,
-    progress: Any = None,
+    progress: Progress | None = None,
     plots: bool = True,
 ) -> str:
     """Run ``job`` with a worker in this process until it ends, then write its reports.
