@@ -17,9 +17,12 @@ A job file (JSON or YAML) has the reference's top-level fields and names::
       StaticHyperParameters: {num_entity_vectors: "20000", epochs: "5"}
       InputDataConfig: {train: data/train.csv, validation: data/validation.csv}
 
-Every rule is checked here, before any trial starts; each error names the field (as a path such
-as ``HyperParameterTuningJobConfig.ParameterRanges.IntegerParameterRanges[0] (vector_dim)``), the
-rule, the value and the fix. Unknown keys are rejected with the closest member of the same shape,
+Every rule is checked before any trial starts. The rules of a single part live in its type
+(:mod:`ipinsights.tune._types`, e.g. a range's bounds), which raises with the rule and the value;
+this parser builds the types, adds the member's path (such as
+``HyperParameterTuningJobConfig.ParameterRanges.IntegerParameterRanges[0] (vector_dim)``) to
+their messages, and checks what needs the whole job (R + S over ranges and static values, Grid's
+combinations, the objective's channel). Unknown keys are rejected with the closest member of the same shape,
 all of a file's unknown keys in one message.
 
 A request that botocore's ``CreateHyperParameterTuningJob`` input shape accepts is accepted
@@ -31,7 +34,6 @@ verbatim: the members that ask SageMaker's infrastructure for something (``RoleA
 that ``describe`` returns them. An ``s3://`` channel must be replaced by a local path
 (``--train``/``--validation``) before anything reads it.
 """
-
 
 from __future__ import annotations
 
