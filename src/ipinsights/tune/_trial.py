@@ -82,33 +82,23 @@ def fit_ipinsights(
     max_bad_fraction: float,
     threads: int,
 ) -> list[dict[str, float]]:
-    """The trainer of every trial: the public API, nothing else (``read_log`` as ``train --format``)."""
+    """The trainer of every trial: the public ``IPInsights`` API, nothing else."""
     import torch
 
     from ipinsights.estimator import IPInsights
 
     torch.set_num_threads(threads)
-    data: dict[str, Any] = dict(channels)
-    if input_format.format != "csv":  # CSV paths go to fit as before, which reads them itself
-        from ipinsights.readers import read_log
-
-        for channel, path in channels.items():
-            data[channel] = read_log(
-                path,
-                input_format.format,
-                entity_field=input_format.entity_field,
-                ip_field=input_format.ip_field,
-                max_bad_fraction=max_bad_fraction,
-                warn=log,
-            )
     model = IPInsights(hp, seed=seed, device=device)
     model.fit(
-        data["train"],
-        validation=data.get("validation"),
+        channels["train"],
+        validation=channels.get("validation"),
         callbacks=[callback],
         log=log,
         max_bad_fraction=max_bad_fraction,
         progress=False,
+        format=input_format.format,
+        entity_field=input_format.entity_field,
+        ip_field=input_format.ip_field,
     )
     model.save(model_dir)
     return model.history_
