@@ -204,18 +204,19 @@ def test_predict_threshold_options_that_do_not_fit_give_one_line(trained, extra,
 def test_predict_worker_processes_write_what_one_process_writes(trained, tmp_path, capsys):
     from ipinsights.estimator import IPInsights
     from ipinsights.inference import MediaType
-    from ipinsights.predict import AtomicOutput, PredictOptions, predict_stream
+    from ipinsights.predict import AtomicOutput, PredictOptions, predict_stream, start_workers
 
     _, model_dir = trained
     source = tmp_path / "in.csv"
     source.write_text((_STREAM_ROWS + "\n") * 3)
     model = IPInsights.load(model_dir)
-    options = PredictOptions(MediaType("text/csv"), with_input=True)
+    options = PredictOptions(MediaType("text/csv"), with_input=True, flag_below=0.0)
     outputs = []
     for workers in (1, 2):
         output = AtomicOutput(str(tmp_path / f"out{workers}.csv"))
-        summary = predict_stream(model, str(source), output, content_type="text/csv", options=options,
-                                 workers=workers, model_dir=str(model_dir))  # fmt: skip
+        pool = start_workers(str(model_dir), "cpu", workers) if workers > 1 else None
+        summary = predict_stream(None if pool else model, str(source), output, content_type="text/csv",
+                                 options=options, pool=pool)  # fmt: skip
         output.commit()
         outputs.append((tmp_path / f"out{workers}.csv").read_bytes())
         assert (summary.num_rows, summary.num_bad) == (1803, 18)

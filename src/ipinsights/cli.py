@@ -259,7 +259,13 @@ _WORKER_INPUT_BYTES = 16 << 20
 def _run_predict(args: argparse.Namespace) -> int:
     from ipinsights.estimator import IPInsights
     from ipinsights.inference import MediaType
-    from ipinsights.predict import AtomicOutput, PredictOptions, predict_stream, reference_threshold
+    from ipinsights.predict import (
+        AtomicOutput,
+        PredictOptions,
+        predict_stream,
+        reference_threshold,
+        start_workers,
+    )
 
     if args.output != "-":
         _check_output(Path(args.output))  # before the scoring work, not after
@@ -270,45 +276,51 @@ def _run_predict(args: argparse.Namespace) -> int:
     if args.only_flagged and args.flag_below is None and args.flag_fpr is None:
         raise ConfigError("--only-flagged needs a threshold: --flag-below VALUE or --flag-fpr FRACTION --reference PATH")
     threads = choose_threads(args.threads)
-    model = IPInsights.load(args.model_dir, device=args.device)
-    flag_below = args.flag_below
-    if args.flag_fpr is not None:
-        flag_below, field, num_reference = reference_threshold(model, args.reference, args.flag_fpr)
-        print(f"ipinsights: flagging {field} < {flag_below:.6g} (flags {100 * args.flag_fpr:g} % of the {num_reference:,} reference rows at most)", file=sys.stderr)
-    parsed = _log_request(args) if args.format != "csv" else None
     workers = 1
-    if threads is not None and threads > 1 and parsed is None and args.input != "-" and args.content_type != "application/json":
+    if threads is not None and threads > 1 and args.format == "csv" and args.input != "-" and args.content_type != "application/json":
         try:
-            big = os.path.getsize(args.input) >= _WORKER_INPUT_BYTES
+            workers = threads if os.path.getsize(args.input) >= _WORKER_INPUT_BYTES else 1
         except OSError:
-            big = False
-        workers = threads if big else 1
-    use_threads(1 if workers > 1 else threads)
-    options = PredictOptions(
-        MediaType(args.accept, args.verbose),
-        with_input=args.with_input,
-        flag_below=flag_below,
-        only_flagged=args.only_flagged,
-        compress=args.output != "-" and args.output.endswith(".gz"),
-    )
-    output = AtomicOutput(args.output)
+            workers = 1
+    # The workers start first, so that their start-up overlaps the main process's own load.
+    pool = start_workers(args.model_dir, args.device, workers) if workers > 1 else None
     try:
-        summary = predict_stream(
-            model,
-            args.input,
-            output,
-            content_type=args.content_type,
-            options=options,
-            workers=workers,
-            model_dir=args.model_dir,
-            device=args.device,
-            parsed=parsed,
-            progress=sys.stderr.isatty(),
+        model: IPInsights | None = IPInsights.load(args.model_dir, device=args.device)  # fails fast on a bad model
+        assert model is not None
+        flag_below = args.flag_below
+        if args.flag_fpr is not None:
+            flag_below, field, num_reference = reference_threshold(model, args.reference, args.flag_fpr)
+            print(f"ipinsights: flagging {field} < {flag_below:.6g} (flags {100 * args.flag_fpr:g} % of the {num_reference:,} reference rows at most)", file=sys.stderr)
+        parsed = _log_request(args) if args.format != "csv" else None
+        if pool is not None:
+            model = None  # the workers score; its memory goes back
+        use_threads(1 if workers > 1 else threads)
+        options = PredictOptions(
+            MediaType(args.accept, args.verbose),
+            with_input=args.with_input,
+            flag_below=flag_below,
+            only_flagged=args.only_flagged,
+            compress=args.output != "-" and args.output.endswith(".gz"),
         )
-        output.commit()
-    except BaseException:
-        output.discard()
-        raise
+        output = AtomicOutput(args.output)
+        try:
+            summary = predict_stream(
+                model,
+                args.input,
+                output,
+                content_type=args.content_type,
+                options=options,
+                pool=pool,
+                parsed=parsed,
+                progress=sys.stderr.isatty(),
+            )
+            output.commit()
+        except BaseException:
+            output.discard()
+            raise
+    finally:
+        if pool is not None:
+            pool.terminate()
     if summary.num_bad:
         print(f"ipinsights: {summary.num_bad} of {summary.num_rows} rows could not be scored (first: {summary.first_error})", file=sys.stderr)
     if flag_below is not None:

@@ -314,21 +314,33 @@ class AtomicOutput:
 _worker_state: dict[str, Any] = {}
 
 
-def _worker_init(model_dir: str, device: str, content_type: str, options: PredictOptions) -> None:
-    import torch
+def _worker_init(model_dir: str, device: str) -> None:
+    # An initializer that raises makes multiprocessing start a new worker, forever: the error is
+    # kept and raised by the worker's first task instead, in the main process.
+    try:
+        import torch
 
-    from ipinsights.estimator import IPInsights
+        from ipinsights.estimator import IPInsights
 
-    torch.set_num_threads(1)
-    _worker_state.update(
-        model=IPInsights.load(model_dir, device=device), content_type=content_type, options=options
-    )
+        torch.set_num_threads(1)
+        _worker_state["model"] = IPInsights.load(model_dir, device=device)
+    except Exception as exc:
+        _worker_state["error"] = exc
 
 
-def _worker_chunk(chunk: bytes, first_line: int) -> ChunkResult:
-    return _parse_and_score(
-        _worker_state["model"], chunk, first_line, _worker_state["content_type"], _worker_state["options"]
-    )
+def _worker_chunk(chunk: bytes, first_line: int, content_type: str, options: PredictOptions) -> ChunkResult:
+    if "error" in _worker_state:
+        raise _worker_state["error"]
+    return _parse_and_score(_worker_state["model"], chunk, first_line, content_type, options)
+
+
+def start_workers(model_dir: str, device: str, workers: int) -> Any:
+    """A pool of ``workers`` processes that load the model: start it before the main process
+    loads its own copy, so that their start-up (importing PyTorch, loading, folding) overlaps."""
+    import multiprocessing
+
+    # spawn: a fork of a process that has used PyTorch's OpenMP threads can hang in the child.
+    return multiprocessing.get_context("spawn").Pool(workers, _worker_init, (model_dir, device))
 
 
 def _parse_and_score(
@@ -345,29 +357,24 @@ def _parse_and_score(
 
 
 def _chunks_in_order(
-    model: IPInsights,
+    model: IPInsights | None,
     chunks: Iterator[tuple[bytes, int]],
     *,
     content_type: str,
     options: PredictOptions,
-    workers: int,
-    model_dir: str,
-    device: str,
+    pool: Any,
 ) -> Iterator[ChunkResult]:
-    """Each chunk's result, in input order; with ``workers > 1`` from a pool of processes."""
-    if workers <= 1:
+    """Each chunk's result, in input order; from the worker ``pool`` when there is one."""
+    if pool is None:
+        assert model is not None
         for chunk, first_line in chunks:
             yield _parse_and_score(model, chunk, first_line, content_type, options)
         return
-    import multiprocessing
-
-    # spawn: a fork of a process that has used PyTorch's OpenMP threads can hang in the child.
-    context = multiprocessing.get_context("spawn")
-    pool = context.Pool(workers, _worker_init, (model_dir, device, content_type, options))
+    workers = pool._processes
     try:
         pending: collections.deque[Any] = collections.deque()
         for chunk, first_line in chunks:
-            pending.append(pool.apply_async(_worker_chunk, (chunk, first_line)))
+            pending.append(pool.apply_async(_worker_chunk, (chunk, first_line, content_type, options)))
             if len(pending) >= 2 * workers:  # bounded read-ahead: memory stays flat
                 yield pending.popleft().get()
         while pending:
@@ -379,19 +386,20 @@ def _chunks_in_order(
 
 
 def predict_stream(
-    model: IPInsights,
+    model: IPInsights | None,
     source: str,
     output: AtomicOutput,
     *,
     content_type: str,
     options: PredictOptions,
-    workers: int = 1,
-    model_dir: str = "",
-    device: str = "cpu",
+    pool: Any = None,
     parsed: ParsedRequest | None = None,
     progress: bool = False,
 ) -> PredictSummary:
     """Score ``source`` (or the already ``parsed`` rows) into ``output``, chunk by chunk, in order.
+
+    ``model`` scores in this process; with a ``pool`` (:func:`start_workers`, closed here) the
+    worker processes score the chunks of CSV and JSON Lines input and ``model`` may be None.
 
     Returns:
         The counts of the run; the output is complete but not yet committed.
@@ -408,6 +416,7 @@ def predict_stream(
         stream.close()
         stream = None
     if parsed is not None:
+        assert model is not None, "already parsed rows are scored in this process"
         results: Iterator[ChunkResult] = (
             score_chunk(model, parsed.take(slice(start, start + CHUNK_ROWS)), options)
             for start in range(0, len(parsed), CHUNK_ROWS)
@@ -419,9 +428,7 @@ def predict_stream(
             line_chunks(stream),
             content_type=content_type,
             options=options,
-            workers=workers,
-            model_dir=model_dir,
-            device=device,
+            pool=pool,
         )
     json_output = options.accept.type == "application/json"
     compress = options.compress
