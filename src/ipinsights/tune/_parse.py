@@ -116,6 +116,22 @@ def parse_job_config(
     Raises:
         ConfigError: Naming the field, the rule, the value and the fix; every unknown key of the
             document in one message.
+
+    Example:
+        The range's own rule (from :class:`~ipinsights.tune._types.IntegerRange`), with the
+        member's path added here:
+
+        >>> parse_job_config({
+        ...     "HyperParameterTuningJobConfig": {
+        ...         "ResourceLimits": {"MaxParallelTrainingJobs": 1},
+        ...         "ParameterRanges": {"IntegerParameterRanges": [
+        ...             {"Name": "vector_dim", "MinValue": "64", "MaxValue": "8"}]}},
+        ...     "HyperParameterTuningJobName": "demo",
+        ...     "TrainingJobDefinition": {"InputDataConfig": {"train": "t.csv", "validation": "v.csv"},
+        ...         "StaticHyperParameters": {"num_entity_vectors": "100"}}})
+        Traceback (most recent call last):
+        ...
+        ipinsights.errors.ConfigError: HyperParameterTuningJobConfig.ParameterRanges.IntegerParameterRanges[0] (vector_dim): MinValue (64) must not exceed MaxValue (8)
     """
     findings = Findings()
     token = FINDINGS.set(findings)
