@@ -1,28 +1,46 @@
 """Sample efficiency of the tuning strategies: Bayesian vs Random vs Hyperband at equal budget.
 
     .venv/bin/python benchmarks/tune_efficiency.py [--seeds 5] [--trials 15] [--parallel 2]
-                                                   [--users 50] [--epochs 6]
+                                                   [--users 50] [--epochs 6] [--space small|full]
+                                                   [--objective METRIC] [--stem NAME]
 
 On one fixed generated data set (the example's generator, ``--users`` users), each strategy runs
 a tuning job of ``--trials`` training jobs with the real trainer, for each ``RandomSeed``, over the
-same five ranges. Reported, median and spread (min..max) over the seeds:
+same ranges:
 
-- the final best ``validation:discriminator_auc``, the epochs trained and the wall time;
+- ``--space small`` (the default): five ranges (learning_rate, weight_decay, vector_dim,
+  mini_batch_size, random_negative_sampling_rate), ``epochs`` static at ``--epochs``;
+- ``--space full``: all nine of the seed's recommended ranges (docs/tuning.md, "Default ranges"),
+  with ``epochs`` capped at ``--epochs`` (1..``--epochs``, Logarithmic, for Random and Bayesian;
+  Hyperband's resource, ``MaxResource = --epochs``) since 1..100 epochs is unaffordable here.
+
+The job documents name no objective unless ``--objective`` is given, so they use the tuner's
+default; the objective shown in the table and plot is read back from the job's ``describe``.
+Reported, median and spread (min..max) over the seeds:
+
+- the final best objective, the epochs trained and the wall time;
 - best-so-far curves against training jobs and against wall time (PNG);
 - time to target: training jobs (and seconds) until Bayesian reaches Random's final best on the
   same seed (target: at most 60 % of Random's training jobs, median over seeds);
 - Hyperband: its best against the best of the full-budget strategies on the same seed (target:
   within 0.002) and its epochs as a share of Random's (target: at most 40 %).
 
-Prints the Markdown table; with ``--save`` also writes ``benchmarks/results/tune_efficiency.{md,json,png}``
-(the committed results). By default nothing is written.
+Prints the Markdown table; with ``--save`` also writes ``benchmarks/results/STEM.{md,json,png}``
+(the committed results; ``--stem`` defaults to ``tune_efficiency`` for the small space and
+``tune_efficiency_full`` for the full one). By default nothing is written. The committed
+``tune_efficiency.*`` were measured when the default objective was
+``validation:discriminator_auc``: reproduce them with ``--objective validation:discriminator_auc``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
+import shlex
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,11 +48,11 @@ from pathlib import Path
 import numpy as np
 
 from ipinsights import write_dataset
-from ipinsights.tune import TuningJob, parse_job_config, run_job
+from ipinsights.tune import TuningJob, describe_job, parse_job_config, run_job
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STRATEGIES = ("Random", "Bayesian", "Hyperband")
-RANGES = {
+RANGES_SMALL = {
     "ContinuousParameterRanges": [
         {"Name": "learning_rate", "MinValue": "1e-4", "MaxValue": "0.3", "ScalingType": "Logarithmic"},
         {"Name": "weight_decay", "MinValue": "1e-8", "MaxValue": "0.1", "ScalingType": "Logarithmic"},
@@ -47,27 +65,62 @@ RANGES = {
 }
 
 
+
+def full_ranges(strategy: str, epochs: int) -> dict:
+    """The seed's recommended ranges, all nine, with ``epochs`` capped at ``epochs``.
+
+    Scales a user would pick: Logarithmic for learning_rate, mini_batch_size, num_entity_vectors,
+    vector_dim (and epochs, num_ip_encoder_layers, as Auto resolves them for 1..100 and 1..10);
+    Linear for the negative sampling rates and weight_decay (0..1: Logarithmic needs MinValue > 0).
+    Hyperband does not tune ``epochs`` (it is the resource).
+    """
+    integer = [
+        {"Name": "mini_batch_size", "MinValue": "100", "MaxValue": "50000", "ScalingType": "Logarithmic"},
+        {"Name": "num_entity_vectors", "MinValue": "10000", "MaxValue": "1000000", "ScalingType": "Logarithmic"},
+        {"Name": "num_ip_encoder_layers", "MinValue": "1", "MaxValue": "10", "ScalingType": "Logarithmic"},
+        {"Name": "random_negative_sampling_rate", "MinValue": "0", "MaxValue": "10", "ScalingType": "Linear"},
+        {"Name": "shuffled_negative_sampling_rate", "MinValue": "0", "MaxValue": "10", "ScalingType": "Linear"},
+        {"Name": "vector_dim", "MinValue": "8", "MaxValue": "256", "ScalingType": "Logarithmic"},
+    ]
+    if strategy != "Hyperband":
+        scale = "Logarithmic" if epochs > 1 else "Linear"
+        integer.insert(0, {"Name": "epochs", "MinValue": "1", "MaxValue": str(epochs), "ScalingType": scale})
+    return {
+        "ContinuousParameterRanges": [
+            {"Name": "learning_rate", "MinValue": "1e-4", "MaxValue": "0.1", "ScalingType": "Logarithmic"},
+            {"Name": "weight_decay", "MinValue": "0", "MaxValue": "1", "ScalingType": "Linear"},
+        ],
+        "IntegerParameterRanges": integer,
+    }
+
+
 def job_document(
     name: str, strategy: str, seed: int, args: argparse.Namespace, data: dict[str, Path]
 ) -> dict:
     config: dict = {
         "Strategy": strategy,
         "ResourceLimits": {"MaxNumberOfTrainingJobs": args.trials, "MaxParallelTrainingJobs": args.parallel},
-        "ParameterRanges": RANGES,
+        "ParameterRanges": RANGES_SMALL if args.space == "small" else full_ranges(strategy, args.epochs),
         "RandomSeed": seed,
     }
+    if args.objective:
+        config["HyperParameterTuningJobObjective"] = {"MetricName": args.objective}
     if strategy == "Hyperband":
         config["StrategyConfig"] = {"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": args.epochs}}
+    static = {"batch_metrics_publish_interval": "100000"}
+    if args.space == "small":
+        static |= {
+            "num_entity_vectors": str(2 * args.users),
+            "epochs": str(args.epochs),
+            "shuffled_negative_sampling_rate": "1",
+        }
+    elif strategy == "Hyperband":
+        static["epochs"] = str(args.epochs)
     return {
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobConfig": config,
         "TrainingJobDefinition": {
-            "StaticHyperParameters": {
-                "num_entity_vectors": str(2 * args.users),
-                "epochs": str(args.epochs),
-                "shuffled_negative_sampling_rate": "1",
-                "batch_metrics_publish_interval": "100000",
-            },
+            "StaticHyperParameters": static,
             "InputDataConfig": {"train": str(data["train"]), "validation": str(data["validation"])},
             "Device": "cpu",
         },
@@ -81,12 +134,16 @@ def run_one(root: Path, strategy: str, seed: int, args: argparse.Namespace, data
     started = time.time()
     status = run_job(job, plots=False)
     wall = time.time() - started
+    described = describe_job(job)
+    objective = described["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["MetricName"]
     jobs = sorted((j for j in job.training_jobs() if j.final), key=lambda j: (j.end_time, j.number))
     origin = min(j.creation_time for j in jobs).timestamp()
-    best, curve, times = -np.inf, [], []
+    best, curve, times, values, best_tuned = -np.inf, [], [], [], None
     for j in jobs:
         if j.status == "Completed" and j.value is not None:
-            best = max(best, j.value)
+            values.append(j.value)
+            if j.value > best:
+                best, best_tuned = j.value, j.tuned
         curve.append(best)
         times.append(j.end_time.timestamp() - origin)
     return {
@@ -98,6 +155,11 @@ def run_one(root: Path, strategy: str, seed: int, args: argparse.Namespace, data
         "times": times,
         "epochs": sum(j.epochs for j in jobs),
         "wall_seconds": wall,
+        "objective": objective,
+        "completed_values": values,
+        "failed": sum(j.status == "Failed" for j in jobs),
+        "rejected_draws": described.get("IPInsights", {}).get("RejectedDraws", 0),
+        "best_tuned": best_tuned,
     }
 
 
@@ -120,12 +182,23 @@ def spread(values: list[float], fmt: str = "{:.4f}") -> str:
 
 def report(runs: list[dict], args: argparse.Namespace) -> tuple[str, dict]:
     by = {(r["strategy"], r["seed"]): r for r in runs}
-    seeds = sorted({r["seed"] for r in runs})
+    # only seeds that every strategy finished (a run cut short saves its JSON after each job)
+    seeds = sorted(s for s in {r["seed"] for r in runs} if all((g, s) in by for g in STRATEGIES))
+    runs = [r for r in runs if r["seed"] in seeds]
+    objective = objective_name(runs)
+    space = getattr(args, "space", "small")
+    space_text = (
+        "five ranges (learning_rate, weight_decay, vector_dim, mini_batch_size, random_negative_sampling_rate)"
+        if space == "small"
+        else f"the seed's nine recommended ranges, epochs capped at 1..{args.epochs} (Hyperband: MaxResource {args.epochs})"
+    )
     lines = [
-        f"Sample efficiency, {args.trials} training jobs per job, {args.parallel} in parallel, {len(seeds)} seeds, "
-        f"{args.epochs} epochs per full trial, {args.users} users (median (min..max) over seeds).",
+        f"Sample efficiency on `{objective}`, {space_text}; {args.trials} training jobs per job, "
+        f"{args.parallel} in parallel, {len(seeds)} seeds, {args.epochs} epochs per full trial, {args.users} users "
+        "(median (min..max) over seeds).",
         "",
-        "| strategy | final best AUC | epochs trained | wall time (s) | jobs to reach Random's final best | seconds to reach it |",
+        f"| strategy | final best `{objective}` | epochs trained | wall time (s) | jobs to reach Random's final best "
+        "| seconds to reach it |",
         "|---|---|---|---|---|---|",
     ]
     summary: dict = {}
@@ -148,7 +221,10 @@ def report(runs: list[dict], args: argparse.Namespace) -> tuple[str, dict]:
         for s in seeds
     ]
     epoch_share = [by[("Hyperband", s)]["epochs"] / by[("Random", s)]["epochs"] for s in seeds]
+    full_share = [by[("Hyperband", s)]["epochs"] / (args.trials * args.epochs) for s in seeds]
     targets = {
+        "objective": objective,
+        "hyperband_epoch_share_of_max": statistics.median(full_share),
         "bayesian_reach_share": bayes_share,
         "bayesian_target_met": bayes_share <= 0.6,
         "hyperband_gap": statistics.median(gaps),
@@ -166,7 +242,57 @@ def report(runs: list[dict], args: argparse.Namespace) -> tuple[str, dict]:
         f"{statistics.median(epoch_share):.0%} of Random's epochs (target <= 40 %): "
         f"{'met' if targets['hyperband_target_met'] else 'NOT met'}.",
     ]
+    if space != "small":
+        lines.append(
+            f"- Hyperband's epochs as a share of {args.trials} trials x {args.epochs} epochs (every trial at "
+            f"MaxResource): {statistics.median(full_share):.0%} (median; {min(full_share):.0%}..{max(full_share):.0%})."
+        )
+    if all("completed_values" in r for r in runs):
+        lines += [
+            "",
+            f"Spread of `{objective}` within a job (completed training jobs; median over seeds of each job's "
+            "min / median / max), failed training jobs and rejected draws (R + S = 0), summed over seeds:",
+            "",
+            "| strategy | min | median | max | failed | rejected draws |",
+            "|---|---|---|---|---|---|",
+        ]
+        for strategy in STRATEGIES:
+            mine = [by[(strategy, s)] for s in seeds]
+            stats = [
+                (min(v), statistics.median(v), max(v)) for v in (r["completed_values"] for r in mine) if v
+            ]
+            cols = [statistics.median(x[i] for x in stats) if stats else float("nan") for i in range(3)]
+            lines.append(
+                f"| {strategy} | {cols[0]:.4f} | {cols[1]:.4f} | {cols[2]:.4f} | "
+                f"{sum(r['failed'] for r in mine)} | {sum(r['rejected_draws'] for r in mine)} |"
+            )
     return "\n".join(lines), targets
+
+
+def header(meta: dict | None) -> str:
+    """How the saved results were measured: command, machine, load and wall time."""
+    if not meta:
+        return ""
+    load = lambda key: " / ".join(f"{x:.2f}" for x in meta[key])  # noqa: E731
+    return (
+        f"Command: `{meta['command']}`  \n"
+        f"Machine: {meta['machine']}; started {meta['started']}; load average (1/5/15 min) "
+        f"{load('load_before')} before, {load('load_after')} after; wall time {meta['wall_seconds'] / 60:.0f} min"
+        f"{'' if meta.get('complete', True) else ' (cut short: only the seeds every strategy finished are shown)'}."
+        "\n\n"
+    )
+
+
+def objective_name(runs: list[dict]) -> str:
+    """The objective the jobs optimised, as their describe output names it.
+
+    Runs saved before the objective was recorded were measured on ``validation:discriminator_auc``
+    (the default objective until ``validation:detection_auc`` replaced it).
+    """
+    names = {r.get("objective", "validation:discriminator_auc") for r in runs}
+    if len(names) != 1:
+        raise SystemExit(f"the runs optimised different objectives: {sorted(names)}")
+    return names.pop()
 
 
 def plot(runs: list[dict], path: Path) -> None:
@@ -193,7 +319,7 @@ def plot(runs: list[dict], path: Path) -> None:
             )
     axes[0].set(
         xlabel="training jobs finished",
-        ylabel="best validation:discriminator_auc so far",
+        ylabel=f"best {objective_name(runs)} so far",
         title="against training jobs (median, min..max)",
     )
     axes[1].set(xlabel="seconds since the job started", title="against wall time (each seed)")
@@ -215,25 +341,60 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--data-seed", type=int, default=11)
     parser.add_argument(
+        "--space",
+        choices=("small", "full"),
+        default="small",
+        help="small: the five ranges of the committed results; full: the seed's nine recommended ranges",
+    )
+    parser.add_argument(
+        "--objective", default=None, help="MetricName of the jobs' objective (default: none, the tuner's default)"
+    )
+    parser.add_argument(
+        "--stem",
+        default=None,
+        help="file names under benchmarks/results/ (default: tune_efficiency, or tune_efficiency_full with --space full)",
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="redo the table (and, with --save, the plot) from the saved JSON"
     )
     parser.add_argument(
         "--save", action="store_true", help="write benchmarks/results/tune_efficiency.{md,json,png} (committed)"
     )
     args = parser.parse_args()
+    stem = args.stem or ("tune_efficiency" if args.space == "small" else "tune_efficiency_full")
     if args.report_only:
-        saved = json.loads((RESULTS / "tune_efficiency.json").read_text())
+        saved = json.loads((RESULTS / f"{stem}.json").read_text())
         args = argparse.Namespace(**{**vars(args), **saved["args"], "save": args.save})
         table, _ = report(saved["runs"], args)
+        table = header(saved.get("meta")) + table
         print(table)
         if args.save:
-            (RESULTS / "tune_efficiency.md").write_text(table + "\n")
-            plot(saved["runs"], RESULTS / "tune_efficiency.png")
+            (RESULTS / f"{stem}.md").write_text(table + "\n")
+            plot(saved["runs"], RESULTS / f"{stem}.png")
         return
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    runs = []
+    runs: list[dict] = []
+    meta = {
+        "command": "python benchmarks/tune_efficiency.py " + shlex.join(sys.argv[1:]),
+        "machine": f"{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}",
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "load_before": os.getloadavg(),
+    }
+    started = time.time()
+
+    def save(complete: bool) -> dict:
+        meta.update(wall_seconds=time.time() - started, load_after=os.getloadavg(), complete=complete)
+        if args.save:
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            (RESULTS / f"{stem}.json").write_text(
+                json.dumps({"args": vars(args), "meta": meta, "targets": targets, "runs": runs}, indent=1, default=float)
+            )
+        return meta
+
+    targets: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         data = write_dataset(root / "data", num_users=args.users, seed=args.data_seed)
@@ -245,16 +406,14 @@ def main() -> None:
                     f"{strategy:9s} seed {seed}: best {result['best']:.4f}, {result['epochs']} epochs, {result['wall_seconds']:.0f} s",
                     flush=True,
                 )
+                save(complete=False)
     table, targets = report(runs, args)
+    table = header(save(complete=True)) + table
     print(table)
     if not args.save:
         return
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "tune_efficiency.md").write_text(table + "\n")
-    (RESULTS / "tune_efficiency.json").write_text(
-        json.dumps({"args": vars(args), "targets": targets, "runs": runs}, indent=1, default=float)
-    )
-    plot(runs, RESULTS / "tune_efficiency.png")
+    (RESULTS / f"{stem}.md").write_text(table + "\n")
+    plot(runs, RESULTS / f"{stem}.png")
 
 
 if __name__ == "__main__":
