@@ -80,3 +80,48 @@ def test_the_degree_2_score_adds_every_pairwise_product_in_polynomial_order():
     assert HistoryScore.from_dict({k: v for k, v in linear.to_dict().items() if k != "degree"}) == linear
     with pytest.raises(ValueError, match="degree-2 history score needs"):
         HistoryScore(linear.weights, 0.0, 2)
+
+
+def test_the_back_off_features_are_the_back_off_baselines_log_probabilities():
+    from ipinsights.baselines import BackoffBaseline
+    from ipinsights.data import Pairs, ReadReport
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    users = rng.integers(0, 40, size=n).astype(str)
+    home = rng.integers(1, 6, size=n)
+    ips = [f"10.{h}.{rng.integers(0, 4)}.{rng.integers(0, 50)}" if rng.random() < 0.9 else f"{rng.integers(1, 224)}.{rng.integers(0, 256)}.1.1"
+           for h in home]
+    ips[:5] = ["2001:db8::1", "2001:db8::1", "2001:db8:0:1::5", "2001:db9::1", "10.1.0.1"]
+    _, hi, lo = parse_ips(ips)
+    ent = hash_entities(list(users))
+    history = EntityHistory.build(ent, hi, lo)
+    train = Pairs(ent, hi, lo, ReadReport("train"))
+    query_ips = ["10.1.0.1", "10.1.3.77", "10.2.9.9", "10.99.0.1", "200.1.1.1", "2001:db8::1", "2001:db8:5::1", "2a00::1"]
+    _, qhi, qlo = parse_ips(query_ips * 2)
+    qent = hash_entities(["3"] * len(query_ips) + ["nobody"] * len(query_ips))
+    f = history.features(qent, qhi, qlo, np.zeros(len(qent)))
+    log_p, log_g = f[:, FEATURES.index("log_p_backoff")], f[:, FEATURES.index("log_g_backoff")]
+    query = Pairs(qent, qhi, qlo, ReadReport("query"))
+    assert np.allclose(log_p, -BackoffBaseline().fit(train).score(query), rtol=1e-9)
+    assert np.allclose(log_g - log_p, BackoffBaseline(likelihood_ratio=True).fit(train).score(query), rtol=1e-9)
+    # An entity never seen gets the population's probability.
+    assert np.allclose(log_p[len(query_ips):], log_g[len(query_ips):])
+
+
+def test_a_score_saved_before_the_back_off_features_still_loads_and_scores():
+    history = _history()
+    tensors = {k: v for k, v in history.to_tensors().items()
+               if not any(k.startswith(f"history.{t}.") for t in ("busy_ip", "busy_24", "busy_root"))
+               and "_distinct_" not in k}
+    old = EntityHistory.from_tensors(tensors)
+    _, hi, lo = parse_ips(["10.1.2.3", "10.7.0.9"])
+    ent = hash_entities(["alice", "bob"])
+    f = old.features(ent, hi, lo, np.ones(2))
+    assert np.isnan(f[:, FEATURES.index("log_p_backoff")]).all()
+    first13 = FEATURES[: FEATURES.index("log_p_backoff")]
+    rng = np.random.default_rng(4)
+    score = HistoryScore.fit(rng.normal(size=(200, len(FEATURES))) + 1, rng.normal(size=(200, len(FEATURES))),
+                             degree=1, features=first13)
+    again = HistoryScore.from_dict(score.to_dict())
+    assert again == score and np.isfinite(again(f)).all()

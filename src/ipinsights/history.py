@@ -47,6 +47,8 @@ FEATURES = (
     "log1p_busy_16",
     "log1p_busy_8",
     "log1p_distance_16_in_known_8",
+    "log_p_backoff",
+    "log_g_backoff",
 )
 
 _IPV4_TAG = 0xFFFF
@@ -138,6 +140,40 @@ class _Counts:
 #: Per-entity levels and population levels kept by :class:`EntityHistory`.
 _ENTITY_LEVELS = ("ip", "24", "16", "8")
 _BUSY_LEVELS = ("16", "8")
+#: The back-off chain, finest first: (child, parent); "root" is the whole address space.
+_CHAIN = (("ip", "24"), ("24", "16"), ("16", "8"), ("8", "root"))
+#: log of a child's uniform prior inside its parent, (IPv4, IPv6), as ``BackoffBaseline`` has
+#: them: 256 children per IPv4 level, 2**64 addresses per /64, 2**16 /64s per /48 and /48s per
+#: /32, and half of the root's mass on each family.
+_LOG_FLOOR = {
+    "ip": (-np.log(256.0), -64 * np.log(2.0)),
+    "24": (-np.log(256.0), -16 * np.log(2.0)),
+    "16": (-np.log(256.0), -16 * np.log(2.0)),
+    "8": (-np.log(2.0 * 256), -np.log(2.0 * 2.0**32)),
+}
+#: Tables of the back-off features, absent from artifacts written before they existed.
+_BACKOFF_TABLES = (
+    "busy_ip",
+    "busy_24",
+    "busy_root",
+    *(f"{who}_distinct_{parent}" for who in ("entity", "busy") for _, parent in _CHAIN),
+)
+
+
+def _parent_keys(entity_hash: np.ndarray | None, hi: np.ndarray, lo: np.ndarray, level: str) -> np.ndarray:
+    """Keys of a back-off parent: a network as :func:`_keys`, or the root (the entity alone, or one key)."""
+    if level != "root":
+        return _keys(entity_hash, hi, lo, level)
+    if entity_hash is None:
+        return np.zeros(len(hi), dtype=np.uint64)
+    return _mix(np.asarray(entity_hash, dtype=np.uint64))
+
+
+def _distinct_children(entity_hash: np.ndarray | None, hi: np.ndarray, lo: np.ndarray, child: str, parent: str) -> np.ndarray:
+    """The parent key of each distinct (entity,) child network: counted, how many children a parent has."""
+    _, first = np.unique(_keys(entity_hash, hi, lo, child), return_index=True)
+    owner = None if entity_hash is None else np.asarray(entity_hash)[first]
+    return _parent_keys(owner, hi[first], lo[first], parent)
 
 
 class EntityHistory:
@@ -148,7 +184,7 @@ class EntityHistory:
         >>> _, hi, lo = parse_ips(["10.1.2.3", "10.1.9.9", "10.7.0.1"])
         >>> history = EntityHistory.build(hash_entities(["a", "a", "b"]), hi, lo)
         >>> history.features(hash_entities(["a"]), hi[:1], lo[:1], np.zeros(1))[0, 3:].round(3).tolist()
-        [1.0, 0.0, 0.693, 0.693, 1.099, 1.099, 1.099, 1.099, 1.386, 0.0]
+        [1.0, 0.0, 0.693, 0.693, 1.099, 1.099, 1.099, 1.099, 1.386, 0.0, -1.574, -3.267]
     """
 
     def __init__(self, tables: dict[str, _Counts]) -> None:
@@ -161,7 +197,41 @@ class EntityHistory:
         tables["entity"] = _Counts.of(_mix(np.asarray(entity_hash, dtype=np.uint64)))
         outer, index = _sixteens(entity_hash, ip_hi, ip_lo)
         tables["entity_16_in_8"] = _Counts.of(outer | index)
+        tables |= {f"busy_{lv}": _Counts.of(_keys(None, ip_hi, ip_lo, lv)) for lv in ("ip", "24")}
+        tables["busy_root"] = _Counts.of(np.zeros(len(ip_hi), dtype=np.uint64))
+        for child, parent in _CHAIN:
+            tables[f"entity_distinct_{parent}"] = _Counts.of(_distinct_children(entity_hash, ip_hi, ip_lo, child, parent))
+            tables[f"busy_distinct_{parent}"] = _Counts.of(_distinct_children(None, ip_hi, ip_lo, child, parent))
         return cls(tables)
+
+    def _backoff(
+        self, entity_hash: np.ndarray, ip_hi: np.ndarray, ip_lo: np.ndarray, entity_counts: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``log p(ip | entity)`` and ``log g(ip)`` of ``BackoffBaseline`` (/8 top), from the tables.
+
+        Each level multiplies in an interpolated Witten-Bell estimate: the entity's count in the
+        child network, backed off towards everybody's ``g`` in proportion to the distinct children
+        the entity used in the parent; ``g`` itself backs off towards the uniform prior.
+        """
+        if any(name not in self.tables for name in _BACKOFF_TABLES):
+            nan = np.full(len(ip_hi), np.nan)
+            return nan, nan
+        u_hi, u_lo = ip_hi.astype(np.uint64), ip_lo.astype(np.uint64)
+        is_v4 = (u_hi == 0) & ((u_lo >> np.uint64(32)) == _IPV4_TAG)
+        mine = {**entity_counts, "root": self.tables["entity"](_mix(np.asarray(entity_hash, dtype=np.uint64)))}
+        everybody = {lv: self.tables[f"busy_{lv}"](_parent_keys(None, ip_hi, ip_lo, lv)) for lv in (*_ENTITY_LEVELS, "root")}
+        log_p, log_g = np.zeros(len(ip_hi)), np.zeros(len(ip_hi))
+        for child, parent in _CHAIN:
+            floor = np.exp(np.where(is_v4, *_LOG_FLOOR[child]))
+            spread = self.tables[f"busy_distinct_{parent}"](_parent_keys(None, ip_hi, ip_lo, parent))
+            seen = everybody[parent] > 0
+            g = np.where(seen, (everybody[child] + spread * floor) / np.where(seen, everybody[parent] + spread, 1.0), floor)
+            novelty = self.tables[f"entity_distinct_{parent}"](_parent_keys(entity_hash, ip_hi, ip_lo, parent))
+            known = mine[parent] > 0
+            p = np.where(known, (mine[child] + novelty * g) / np.where(known, mine[parent] + novelty, 1.0), g)
+            log_p += np.log(p)
+            log_g += np.log(g)
+        return log_p, log_g
 
     def features(
         self, entity_hash: np.ndarray, ip_hi: np.ndarray, ip_lo: np.ndarray, dot_product: np.ndarray
@@ -176,6 +246,7 @@ class EntityHistory:
         dot = np.asarray(dot_product, dtype=np.float64)
         distance = _nearest(self.tables["entity_16_in_8"].keys, *_sixteens(entity_hash, ip_hi, ip_lo))
         distance = np.where(known8_only > 0, np.log1p(np.where(np.isfinite(distance), distance, 0.0)), 0.0)
+        log_p, log_g = self._backoff(entity_hash, ip_hi, ip_lo, counts)
         return np.stack(
             [
                 dot * known16,
@@ -191,6 +262,8 @@ class EntityHistory:
                 np.log1p(busy["16"]),
                 np.log1p(busy["8"]),
                 distance,
+                log_p,
+                log_g,
             ],
             axis=1,
         )
@@ -214,7 +287,9 @@ class EntityHistory:
         if not any(k.startswith("history.") for k in tensors):
             return None
         tables = {}
-        for name in names:
+        # The back-off tables came later: all or none of them (a score then cannot use log_*_backoff).
+        present = [name for name in _BACKOFF_TABLES if f"history.{name}.keys" in tensors]
+        for name in names + (list(_BACKOFF_TABLES) if present else []):
             keys, counts = tensors.get(f"history.{name}.keys"), tensors.get(f"history.{name}.counts")
             if keys is None or counts is None or keys.ndim != 1 or keys.shape != counts.shape:
                 raise ValueError(f"history table {name} is missing or its keys and counts differ in shape")
@@ -236,8 +311,8 @@ def expand(features: np.ndarray, degree: int) -> np.ndarray:
     return np.concatenate([features, features[:, i] * features[:, j]], axis=1)
 
 
-def _num_terms(degree: int) -> int:
-    k = len(FEATURES)
+def _num_terms(degree: int, num_features: int) -> int:
+    k = num_features
     return k if degree == 1 else k + k * (k + 1) // 2
 
 
@@ -256,29 +331,44 @@ class HistoryScore:
         weights: One per term of :func:`expand`, in its order.
         bias: The intercept.
         degree: 1 (the features) or 2 (also their pairwise products).
+        features: The names of the features it reads, a subset of :data:`FEATURES` in their
+            order (a score saved before a feature existed keeps working without it).
     """
 
     weights: tuple[float, ...]
     bias: float
     degree: int = 2
+    features: tuple[str, ...] = FEATURES
 
     def __post_init__(self) -> None:
         if self.degree not in (1, 2):
             raise ValueError(f"a history score has degree 1 or 2, got {self.degree!r}")
-        terms = _num_terms(self.degree)
+        unknown = [name for name in self.features if name not in FEATURES]
+        if unknown or not self.features or list(self.features) != sorted(set(self.features), key=FEATURES.index):
+            raise ValueError(f"history_score.features must be distinct names of {list(FEATURES)} in that order")
+        terms = _num_terms(self.degree, len(self.features))
         if len(self.weights) != terms or not all(np.isfinite([*self.weights, self.bias])):
             raise ValueError(f"a degree-{self.degree} history score needs {terms} finite weights and a finite bias")
 
+    @property
+    def columns(self) -> list[int]:
+        """Where this score's features sit in :data:`FEATURES` (and in ``EntityHistory.features``)."""
+        return [FEATURES.index(name) for name in self.features]
+
     @classmethod
-    def fit(cls, positives: np.ndarray, negatives: np.ndarray, *, degree: int = 2) -> HistoryScore:
+    def fit(
+        cls, positives: np.ndarray, negatives: np.ndarray, *, degree: int = 2, features: tuple[str, ...] = FEATURES
+    ) -> HistoryScore:
         """Fit the logistic model: feature rows of observed logins (1) against negatives (0).
 
-        The two classes are weighed equally whatever their sizes; terms are standardised for
-        the solver and the weights mapped back, so that ``score`` works on raw features.
+        Rows hold every column of :data:`FEATURES`; the model reads ``features``. The two classes
+        are weighed equally whatever their sizes; terms are standardised for the solver and the
+        weights mapped back, so that ``score`` works on raw features.
         """
         from sklearn.linear_model import LogisticRegression
 
-        x = expand(np.concatenate([positives, negatives]), degree)
+        columns = [FEATURES.index(name) for name in features]
+        x = expand(np.concatenate([positives, negatives])[:, columns], degree)
         y = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
         mean, std = x.mean(axis=0), x.std(axis=0)
         std[std == 0] = 1.0
@@ -286,20 +376,23 @@ class HistoryScore:
         model.fit((x - mean) / std, y)
         weights = model.coef_[0] / std
         bias = float(model.intercept_[0] - (weights * mean).sum())
-        return cls(tuple(float(w) for w in weights), bias, degree)
+        return cls(tuple(float(w) for w in weights), bias, degree, tuple(features))
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
         """(n,) float64 scores of (n, len(FEATURES)) feature rows: the logit of "normal"."""
-        return expand(features, self.degree) @ np.asarray(self.weights) + self.bias
+        return expand(features[:, self.columns], self.degree) @ np.asarray(self.weights) + self.bias
 
     def to_dict(self) -> dict[str, object]:
-        return {"features": list(FEATURES), "degree": self.degree, "weights": list(self.weights), "bias": self.bias}
+        return {"features": list(self.features), "degree": self.degree, "weights": list(self.weights), "bias": self.bias}
 
     @classmethod
     def from_dict(cls, value: object) -> HistoryScore:
         """Raises: ValueError: not the shape :meth:`to_dict` writes."""
-        if not isinstance(value, dict) or value.get("features") != list(FEATURES):
-            raise ValueError(f"history_score must hold the features {list(FEATURES)}")
+        if not isinstance(value, dict):
+            raise ValueError(f"history_score must be an object with features, weights and bias, got {type(value).__name__}")
+        names = value.get("features")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) and n in FEATURES for n in names):
+            raise ValueError(f"history_score.features must be a list of names from {list(FEATURES)}")
         weights, bias, degree = value.get("weights"), value.get("bias"), value.get("degree", 1)
         if not isinstance(weights, list) or not all(isinstance(w, int | float) for w in weights):
             raise ValueError("history_score.weights must be a list of numbers")
@@ -307,4 +400,4 @@ class HistoryScore:
             raise ValueError("history_score.bias must be a number")
         if not isinstance(degree, int) or isinstance(degree, bool):
             raise ValueError("history_score.degree must be 1 or 2")
-        return cls(tuple(float(w) for w in weights), float(bias), degree)
+        return cls(tuple(float(w) for w in weights), float(bias), degree, tuple(names))
