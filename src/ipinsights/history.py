@@ -379,8 +379,15 @@ class HistoryScore:
         return cls(tuple(float(w) for w in weights), bias, degree, tuple(features))
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
-        """(n,) float64 scores of (n, len(FEATURES)) feature rows: the logit of "normal"."""
-        return expand(features[:, self.columns], self.degree) @ np.asarray(self.weights) + self.bias
+        """(n,) float64 scores of (n, len(FEATURES)) feature rows: the logit of "normal".
+
+        Each row is summed on its own (not a matrix-vector product, whose BLAS kernels round a
+        row differently with the number of rows), so a pair's score does not depend on the
+        batch it is scored in.
+        """
+        # C order throughout: a reduction over a strided row sums in another order than one row alone.
+        terms = np.ascontiguousarray(expand(np.ascontiguousarray(features[:, self.columns]), self.degree))
+        return (terms * np.asarray(self.weights)).sum(axis=1) + self.bias
 
     def to_dict(self) -> dict[str, object]:
         return {"features": list(self.features), "degree": self.degree, "weights": list(self.weights), "bias": self.bias}

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ipinsights.data import entity_rows
-from ipinsights.history import EntityHistory, HistoryScore, expand
+from ipinsights.history import EntityHistory, HistoryScore
 from ipinsights.model import IPInsightsNet, ip_features
 
 __all__ = ["CHUNK", "FoldedEncoder", "Scorer", "Scores"]
@@ -281,12 +281,10 @@ class Scorer:
         return Scores(dot, self.known(entity_hash), entity_vectors, ip_vectors, combined)
 
     def _combined(self, features: np.ndarray) -> np.ndarray:
-        """:class:`HistoryScore` of feature rows, each row summed on its own: the matrix-vector
-        product of ``HistoryScore.__call__`` rounds a row differently with the number of rows
-        (BLAS kernels), which would make a pair's score depend on its chunk (last bits only)."""
+        """:class:`HistoryScore` of feature rows (it sums each row on its own, so that a pair's
+        score does not depend on its chunk) on the columns that score reads."""
         assert self.history_score is not None
-        terms = expand(features, self.history_score.degree)
-        return (terms * np.asarray(self.history_score.weights)).sum(axis=1) + self.history_score.bias
+        return self.history_score(features)
 
     def _vectors(
         self, entity_hash: np.ndarray, hi: np.ndarray, lo: np.ndarray
