@@ -223,6 +223,24 @@ def test_predict_worker_processes_write_what_one_process_writes(trained, tmp_pat
     assert outputs[0] == outputs[1] and outputs[0].count(b"\n") == 1803
 
 
+def test_predict_workers_that_cannot_load_the_model_raise_its_error_once(trained, tmp_path):
+    from ipinsights.errors import ArtifactError
+    from ipinsights.estimator import IPInsights
+    from ipinsights.inference import MediaType
+    from ipinsights.predict import AtomicOutput, PredictOptions, predict_stream, start_workers
+
+    _, model_dir = trained
+    source = tmp_path / "in.csv"
+    source.write_text("user_1,46.65.1.1\n")
+    pool = start_workers(str(tmp_path / "no-model"), "cpu", 2)  # the main process's model is fine, theirs is not
+    output = AtomicOutput(str(tmp_path / "out.csv"))
+    with pytest.raises(ArtifactError, match="no-model"):
+        predict_stream(IPInsights.load(model_dir), str(source), output, content_type="text/csv",
+                       options=PredictOptions(MediaType("text/csv")), pool=pool)  # fmt: skip
+    output.discard()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
