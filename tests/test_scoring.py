@@ -156,3 +156,19 @@ def test_the_estimator_rebuilds_its_scorer_when_the_weights_change(model):
 def _network_like(model: IPInsights, entity, hi, lo) -> np.ndarray:
     rows = torch.from_numpy(entity_rows(entity, SMALL_HP["num_entity_vectors"]))
     return model.net.score(rows, torch.from_numpy(hi), torch.from_numpy(lo)).dot_product.numpy()
+
+
+@pytest.mark.parametrize("num_keys", [0, 1, 7, 5000])
+def test_known_entities_are_found_exactly_by_the_hash_set(num_keys):
+    from ipinsights.scoring import _HashSet
+
+    rng = np.random.default_rng(num_keys)
+    keys = np.unique(rng.integers(0, 2**64, num_keys, dtype=np.uint64, endpoint=False))
+    keys = np.concatenate([keys, np.array([0, 2**64 - 1], dtype=np.uint64)[: min(2, num_keys)]])
+    queries = np.concatenate(
+        [keys, rng.integers(0, 2**64, 3000, dtype=np.uint64, endpoint=False), keys + np.uint64(1)]
+    )
+    sorted_keys = np.unique(keys)
+    want = np.isin(queries, sorted_keys)
+    assert np.array_equal(_HashSet(sorted_keys).contains(queries), want)
+    assert want[: len(keys)].all()
