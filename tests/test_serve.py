@@ -745,3 +745,17 @@ def test_hardening_11_a_bad_timeout_or_connection_limit_is_one_line_naming_the_o
 ):
     assert cli.main(["serve", "--model-dir", str(model_dir), option, value]) == 2
     assert capsys.readouterr().err == f"ipinsights: error: {message}\n"
+
+
+def test_workers_auto_is_one_per_usable_core_and_anything_else_must_be_a_number():
+    from ipinsights.serve import _workers
+
+    assert _workers("auto") == len(os.sched_getaffinity(0)) and _workers("3") == 3
+    result = subprocess.run(
+        [sys.executable, "-m", "ipinsights.serve", "--model-dir", "nowhere", "--workers", "many"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "ipinsights: error: --workers must be a positive number or auto, got --workers many"

@@ -799,10 +799,10 @@ def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--workers",
-        type=int,
         default=None,
-        help="worker processes, each with its own copy of the model (default: "
-        "$SAGEMAKER_MODEL_SERVER_WORKERS when set, else 1)",
+        metavar="N|auto",
+        help="worker processes, each with its own copy of the model; auto: one per usable core "
+        "(default: $SAGEMAKER_MODEL_SERVER_WORKERS when set, else 1)",
     )
     p.add_argument(
         "--max-payload-mb",
@@ -853,11 +853,24 @@ def _env_int(name: str) -> int | None:
         raise ConfigError(f"${name} must be an integer, got {value!r}") from None
 
 
+def _workers(value: str) -> int:
+    """``--workers N|auto``: ``auto`` is one worker per core this process may run on (a worker
+    scores one batch at a time with one PyTorch thread, so a core each is what they can use)."""
+    if value == "auto":
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"--workers must be a positive number or auto, got --workers {value}") from None
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     MissingExtraError.check("ipinsights serve", "serve", "fastapi", "uvicorn")
     container = args.model_dir is None
     port = args.port if args.port is not None else _env_int("SAGEMAKER_BIND_TO_PORT") or DEFAULT_PORT
-    workers = args.workers if args.workers is not None else _env_int("SAGEMAKER_MODEL_SERVER_WORKERS") or 1
+    workers = (
+        _workers(args.workers) if args.workers is not None else _env_int("SAGEMAKER_MODEL_SERVER_WORKERS") or 1
+    )
     if not args.max_payload_mb > 0:
         raise ConfigError(f"--max-payload-mb must be positive, got {args.max_payload_mb:g}")
     for option, seconds in [("--header-timeout", args.header_timeout), ("--body-timeout", args.body_timeout)]:
