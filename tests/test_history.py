@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from ipinsights.data import hash_entities, parse_ips
-from ipinsights.history import FEATURES, EntityHistory, HistoryScore
+from ipinsights.history import DEFAULT_FEATURES, FEATURES, EntityHistory, HistoryScore
 
 
 def _history():
@@ -60,7 +60,7 @@ def test_history_score_learns_that_history_means_normal_and_round_trips():
     with pytest.raises(ValueError):
         HistoryScore.from_dict({"features": ["x"], "weights": [1.0], "bias": 0.0})
     with pytest.raises(ValueError):
-        HistoryScore((float("nan"),) * len(FEATURES), 0.0, 1)
+        HistoryScore((float("nan"),) * len(DEFAULT_FEATURES), 0.0, 1)
 
 
 def test_the_degree_2_score_adds_every_pairwise_product_in_polynomial_order():
@@ -74,7 +74,8 @@ def test_the_degree_2_score_adds_every_pairwise_product_in_polynomial_order():
     rng = np.random.default_rng(2)
     pos, neg = rng.normal(size=(300, len(FEATURES))) + 0.5, rng.normal(size=(900, len(FEATURES)))
     score = HistoryScore.fit(pos, neg)
-    assert score.degree == 2 and len(score.weights) == len(FEATURES) * (len(FEATURES) + 3) // 2
+    k = len(DEFAULT_FEATURES)
+    assert score.degree == 2 and len(score.weights) == k * (k + 3) // 2
     assert HistoryScore.from_dict(score.to_dict()) == score
     linear = HistoryScore.fit(pos, neg, degree=1)
     assert HistoryScore.from_dict({k: v for k, v in linear.to_dict().items() if k != "degree"}) == linear
@@ -103,7 +104,9 @@ def test_the_back_off_features_are_the_back_off_baselines_log_probabilities():
     f = history.features(qent, qhi, qlo, np.zeros(len(qent)))
     log_p, log_g = f[:, FEATURES.index("log_p_backoff")], f[:, FEATURES.index("log_g_backoff")]
     query = Pairs(qent, qhi, qlo, ReadReport("query"))
-    assert np.allclose(log_p, -BackoffBaseline().fit(train).score(query), rtol=1e-9)
+    # Both are given relative to the address's uniform prior (2**-33 IPv4, 2**-129 IPv6 here).
+    uniform = np.where(np.array([":" in ip for ip in query_ips * 2]), -129 * np.log(2.0), -33 * np.log(2.0))
+    assert np.allclose(log_p + uniform, -BackoffBaseline().fit(train).score(query), rtol=1e-9)
     assert np.allclose(log_g - log_p, BackoffBaseline(likelihood_ratio=True).fit(train).score(query), rtol=1e-9)
     # An entity never seen gets the population's probability.
     assert np.allclose(log_p[len(query_ips):], log_g[len(query_ips):])
@@ -125,3 +128,21 @@ def test_a_score_saved_before_the_back_off_features_still_loads_and_scores():
                              degree=1, features=first13)
     again = HistoryScore.from_dict(score.to_dict())
     assert again == score and np.isfinite(again(f)).all()
+
+
+def test_the_score_clips_each_feature_to_what_it_saw_in_fitting():
+    rng = np.random.default_rng(6)
+    pos = rng.normal(size=(400, len(FEATURES))) + 1.0
+    neg = rng.normal(size=(400, len(FEATURES)))
+    score = HistoryScore.fit(pos, neg)
+    assert score.bounds is not None and len(score.bounds) == len(DEFAULT_FEATURES)
+    far = pos[:1].copy()
+    far[0, score.columns[5]] = 1e6  # never seen: scored as the largest value seen
+    edge = pos[:1].copy()
+    edge[0, score.columns[5]] = score.bounds[5][1]
+    assert score(far)[0] == score(edge)[0]
+    assert HistoryScore.from_dict(score.to_dict()) == score
+    old = {k: v for k, v in score.to_dict().items() if k != "bounds"}  # saved before bounds existed
+    assert HistoryScore.from_dict(old).bounds is None
+    with pytest.raises(ValueError, match="bounds"):
+        HistoryScore.from_dict({**score.to_dict(), "bounds": [[1.0, 0.0]] * len(DEFAULT_FEATURES)})

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FEATURES", "EntityHistory", "HistoryScore", "expand"]
+__all__ = ["DEFAULT_FEATURES", "FEATURES", "EntityHistory", "HistoryScore", "expand"]
 
 #: The features of :class:`HistoryScore`, in the order of its weights.
 FEATURES = (
@@ -50,6 +50,9 @@ FEATURES = (
     "log_p_backoff",
     "log_g_backoff",
 )
+#: The features the default score reads: all but the back-off pair, which were measured as a
+#: candidate and not adopted (``docs/design.md``, "Back-off features").
+DEFAULT_FEATURES = FEATURES[: FEATURES.index("log_p_backoff")]
 
 _IPV4_TAG = 0xFFFF
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
@@ -184,7 +187,7 @@ class EntityHistory:
         >>> _, hi, lo = parse_ips(["10.1.2.3", "10.1.9.9", "10.7.0.1"])
         >>> history = EntityHistory.build(hash_entities(["a", "a", "b"]), hi, lo)
         >>> history.features(hash_entities(["a"]), hi[:1], lo[:1], np.zeros(1))[0, 3:].round(3).tolist()
-        [1.0, 0.0, 0.693, 0.693, 1.099, 1.099, 1.099, 1.099, 1.386, 0.0, -1.574, -3.267]
+        [1.0, 0.0, 0.693, 0.693, 1.099, 1.099, 1.099, 1.099, 1.386, 0.0, 21.3, 19.607]
     """
 
     def __init__(self, tables: dict[str, _Counts]) -> None:
@@ -207,7 +210,10 @@ class EntityHistory:
     def _backoff(
         self, entity_hash: np.ndarray, ip_hi: np.ndarray, ip_lo: np.ndarray, entity_counts: dict[str, np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``log p(ip | entity)`` and ``log g(ip)`` of ``BackoffBaseline`` (/8 top), from the tables.
+        """``log p(ip | entity)`` and ``log g(ip)`` of ``BackoffBaseline`` (/8 top), from the tables,
+        each minus the log of the address's uniform prior (the product of the floors), so that an
+        IPv6 address (2**-128 uniform) and an IPv4 address (2**-33) are on one scale: 0 means "as
+        likely as a uniform draw".
 
         Each level multiplies in an interpolated Witten-Bell estimate: the entity's count in the
         child network, backed off towards everybody's ``g`` in proportion to the distinct children
@@ -229,8 +235,8 @@ class EntityHistory:
             novelty = self.tables[f"entity_distinct_{parent}"](_parent_keys(entity_hash, ip_hi, ip_lo, parent))
             known = mine[parent] > 0
             p = np.where(known, (mine[child] + novelty * g) / np.where(known, mine[parent] + novelty, 1.0), g)
-            log_p += np.log(p)
-            log_g += np.log(g)
+            log_p += np.log(p) - np.log(floor)
+            log_g += np.log(g) - np.log(floor)
         return log_p, log_g
 
     def features(
@@ -333,12 +339,18 @@ class HistoryScore:
         degree: 1 (the features) or 2 (also their pairwise products).
         features: The names of the features it reads, a subset of :data:`FEATURES` in their
             order (a score saved before a feature existed keeps working without it).
+        bounds: (low, high) of each feature over the rows it was fitted on; scored features are
+            clipped to them, so that a value never seen in fitting (an address family absent
+            from the validation days, an entity far busier than any before) cannot be
+            extrapolated by the products of degree 2 into an extreme score. ``None`` in scores
+            saved before bounds existed.
     """
 
     weights: tuple[float, ...]
     bias: float
     degree: int = 2
-    features: tuple[str, ...] = FEATURES
+    features: tuple[str, ...] = DEFAULT_FEATURES
+    bounds: tuple[tuple[float, float], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.degree not in (1, 2):
@@ -346,6 +358,11 @@ class HistoryScore:
         unknown = [name for name in self.features if name not in FEATURES]
         if unknown or not self.features or list(self.features) != sorted(set(self.features), key=FEATURES.index):
             raise ValueError(f"history_score.features must be distinct names of {list(FEATURES)} in that order")
+        if self.bounds is not None and (
+            len(self.bounds) != len(self.features)
+            or not all(len(b) == 2 and np.isfinite(b).all() and b[0] <= b[1] for b in self.bounds)
+        ):
+            raise ValueError("history_score.bounds must hold one finite (low, high) pair per feature")
         terms = _num_terms(self.degree, len(self.features))
         if len(self.weights) != terms or not all(np.isfinite([*self.weights, self.bias])):
             raise ValueError(f"a degree-{self.degree} history score needs {terms} finite weights and a finite bias")
@@ -357,7 +374,12 @@ class HistoryScore:
 
     @classmethod
     def fit(
-        cls, positives: np.ndarray, negatives: np.ndarray, *, degree: int = 2, features: tuple[str, ...] = FEATURES
+        cls,
+        positives: np.ndarray,
+        negatives: np.ndarray,
+        *,
+        degree: int = 2,
+        features: tuple[str, ...] = DEFAULT_FEATURES,
     ) -> HistoryScore:
         """Fit the logistic model: feature rows of observed logins (1) against negatives (0).
 
@@ -368,7 +390,9 @@ class HistoryScore:
         from sklearn.linear_model import LogisticRegression
 
         columns = [FEATURES.index(name) for name in features]
-        x = expand(np.concatenate([positives, negatives])[:, columns], degree)
+        raw = np.concatenate([positives, negatives])[:, columns]
+        bounds = tuple((float(low), float(high)) for low, high in zip(raw.min(axis=0), raw.max(axis=0), strict=True))
+        x = expand(raw, degree)
         y = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
         mean, std = x.mean(axis=0), x.std(axis=0)
         std[std == 0] = 1.0
@@ -376,7 +400,7 @@ class HistoryScore:
         model.fit((x - mean) / std, y)
         weights = model.coef_[0] / std
         bias = float(model.intercept_[0] - (weights * mean).sum())
-        return cls(tuple(float(w) for w in weights), bias, degree, tuple(features))
+        return cls(tuple(float(w) for w in weights), bias, degree, tuple(features), bounds)
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
         """(n,) float64 scores of (n, len(FEATURES)) feature rows: the logit of "normal".
@@ -386,11 +410,23 @@ class HistoryScore:
         batch it is scored in.
         """
         # C order throughout: a reduction over a strided row sums in another order than one row alone.
-        terms = np.ascontiguousarray(expand(np.ascontiguousarray(features[:, self.columns]), self.degree))
+        x = np.ascontiguousarray(features[:, self.columns])
+        if self.bounds is not None:
+            low, high = np.asarray(self.bounds).T
+            x = np.clip(x, low, high)
+        terms = np.ascontiguousarray(expand(x, self.degree))
         return (terms * np.asarray(self.weights)).sum(axis=1) + self.bias
 
     def to_dict(self) -> dict[str, object]:
-        return {"features": list(self.features), "degree": self.degree, "weights": list(self.weights), "bias": self.bias}
+        out: dict[str, object] = {
+            "features": list(self.features),
+            "degree": self.degree,
+            "weights": list(self.weights),
+            "bias": self.bias,
+        }
+        if self.bounds is not None:
+            out["bounds"] = [list(b) for b in self.bounds]
+        return out
 
     @classmethod
     def from_dict(cls, value: object) -> HistoryScore:
@@ -407,4 +443,16 @@ class HistoryScore:
             raise ValueError("history_score.bias must be a number")
         if not isinstance(degree, int) or isinstance(degree, bool):
             raise ValueError("history_score.degree must be 1 or 2")
-        return cls(tuple(float(w) for w in weights), float(bias), degree, tuple(names))
+        bounds = value.get("bounds")
+        if bounds is not None and (
+            not isinstance(bounds, list)
+            or not all(isinstance(b, list) and all(isinstance(v, int | float) for v in b) for b in bounds)
+        ):
+            raise ValueError("history_score.bounds must be a list of [low, high] number pairs")
+        return cls(
+            tuple(float(w) for w in weights),
+            float(bias),
+            degree,
+            tuple(names),
+            None if bounds is None else tuple(tuple(float(v) for v in b) for b in bounds),  # type: ignore[misc]  # pairs: checked by __post_init__
+        )
