@@ -6,11 +6,12 @@ whatever the input's size. CSV and JSON Lines input stream this way (``.gz`` too
 magic bytes); a JSON document (``{"instances": [...]}``) and the log formats are read whole and
 scored in chunks of rows.
 
-With ``workers > 1`` the chunks go to that many worker processes (each loads the model and
-scores with one PyTorch thread) while this process reads and writes; with 1 they are scored
-here. The output file is written under a temporary name (an unnamed ``O_TMPFILE`` where the file
-system has it) and renamed over ``--output`` only when complete: a crash, a kill or an error
-leaves the previous file as it was. A ``.gz`` output name compresses each chunk as a gzip member
+Given a pool of worker processes (:func:`start_workers`: each loads the model and scores with one
+PyTorch thread) the chunks go to them, at most two per worker in flight, while this process reads
+and writes; without one they are scored here. The output (:class:`AtomicOutput`) is written to
+an unnamed ``O_TMPFILE`` where the file system has one (else a hidden temporary file) and moved
+over ``--output`` only when complete: a crash, a kill or an error leaves the previous file as
+it was and no partial file. A ``.gz`` output name compresses each chunk as a gzip member
 (a multi-member gzip file, which gzip, zcat and Python read as one).
 
 Options for acting on the output: ``with_input`` carries each row's entity and IP into it;
@@ -47,6 +48,7 @@ __all__ = [
     "PredictSummary",
     "predict_stream",
     "reference_threshold",
+    "start_workers",
 ]
 
 #: Input bytes per chunk: ~80,000 rows of ``user,a.b.c.d``; a chunk's temporaries (~30 MB) stay
