@@ -260,6 +260,19 @@ def report(runs: list[dict], args: argparse.Namespace) -> tuple[str, dict]:
         f"{statistics.median(epoch_share):.0%} of Random's epochs (target <= 40 %): "
         f"{'met' if targets['hyperband_target_met'] else 'NOT met'}.",
     ]
+    diffs = [by[("Bayesian", s)]["best"] - by[("Random", s)]["best"] for s in seeds]
+    own = [reach(by[("Random", s)], by[("Random", s)]["best"])[0] for s in seeds]
+    lines.append(
+        "- Per seed ("
+        + ", ".join(str(s) for s in seeds)
+        + "): Bayesian's final best minus Random's "
+        + ", ".join(f"{d:+.4f}" for d in diffs)
+        + f" (median {statistics.median(diffs):+.4f}); the job at which Random found its own final best "
+        + ", ".join(str(n) for n in own)
+        + "; Hyperband's gap "
+        + ", ".join(f"{g:+.4f}" for g in gaps)
+        + "."
+    )
     if space != "small":
         lines.append(
             f"- Hyperband's epochs as a share of {args.trials} trials x {args.epochs} epochs (every trial at "
