@@ -897,12 +897,9 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m ipinsights.serve [options]``: the same as ``ipinsights serve``."""
-    from ipinsights import cli
+    from ipinsights.cli import main as cli_main  # here: the cli imports this module for its parser
 
-    entry = ("ipinsights.serve", "add_serve_parser")
-    if entry not in cli._EXTRA_COMMANDS:
-        cli._EXTRA_COMMANDS.append(entry)
-    return cli.main(["serve", *(sys.argv[1:] if argv is None else argv)])
+    return cli_main(["serve", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":  # pragma: no cover
