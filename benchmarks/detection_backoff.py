@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         model = IPInsights(**DemoSettings(num_users=args.users).hyperparameters())
         model.fit(f"{args.data}/train.csv", validation=f"{args.data}/validation.csv", log=None, progress=False)
         model.save(tempfile.mkdtemp(prefix="detection-backoff-"))
-    history = EntityHistory.build(train.entity_hash, train.ip_hi, train.ip_lo)
+    history = EntityHistory.build(train.entity_hash, train.ip_hi, train.ip_lo, backoff=True)
     baselines = {
         "backoff": BackoffBaseline().fit(train),
         "backoff_lr": BackoffBaseline(likelihood_ratio=True).fit(train),

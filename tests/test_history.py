@@ -8,7 +8,7 @@ from ipinsights.history import DEFAULT_FEATURES, FEATURES, EntityHistory, Histor
 def _history():
     entities = ["alice"] * 3 + ["bob"]
     _, hi, lo = parse_ips(["10.1.2.3", "10.1.2.3", "10.1.9.9", "10.7.0.1"])
-    return EntityHistory.build(hash_entities(entities), hi, lo)
+    return EntityHistory.build(hash_entities(entities), hi, lo, backoff=True)
 
 
 def test_history_counts_the_entitys_logins_per_level_and_everybodys_per_network():
@@ -96,7 +96,7 @@ def test_the_back_off_features_are_the_back_off_baselines_log_probabilities():
     ips[:5] = ["2001:db8::1", "2001:db8::1", "2001:db8:0:1::5", "2001:db9::1", "10.1.0.1"]
     _, hi, lo = parse_ips(ips)
     ent = hash_entities(list(users))
-    history = EntityHistory.build(ent, hi, lo)
+    history = EntityHistory.build(ent, hi, lo, backoff=True)
     train = Pairs(ent, hi, lo, ReadReport("train"))
     query_ips = ["10.1.0.1", "10.1.3.77", "10.2.9.9", "10.99.0.1", "200.1.1.1", "2001:db8::1", "2001:db8:5::1", "2a00::1"]
     _, qhi, qlo = parse_ips(query_ips * 2)

@@ -185,7 +185,7 @@ class EntityHistory:
     Example:
         >>> from ipinsights.data import hash_entities, parse_ips
         >>> _, hi, lo = parse_ips(["10.1.2.3", "10.1.9.9", "10.7.0.1"])
-        >>> history = EntityHistory.build(hash_entities(["a", "a", "b"]), hi, lo)
+        >>> history = EntityHistory.build(hash_entities(["a", "a", "b"]), hi, lo, backoff=True)
         >>> history.features(hash_entities(["a"]), hi[:1], lo[:1], np.zeros(1))[0, 3:].round(3).tolist()
         [1.0, 0.0, 0.693, 0.693, 1.099, 1.099, 1.099, 1.099, 1.386, 0.0, 21.3, 19.607]
     """
@@ -194,12 +194,19 @@ class EntityHistory:
         self.tables = tables
 
     @classmethod
-    def build(cls, entity_hash: np.ndarray, ip_hi: np.ndarray, ip_lo: np.ndarray) -> EntityHistory:
+    def build(
+        cls, entity_hash: np.ndarray, ip_hi: np.ndarray, ip_lo: np.ndarray, *, backoff: bool = False
+    ) -> EntityHistory:
+        """Count the training logins. ``backoff=True`` also keeps the back-off chain's tables, which
+        only ``log_p_backoff``/``log_g_backoff`` read (not the default score): without them those
+        two features are NaN, and the artifact and the scoring path do not carry them."""
         tables = {f"entity_{lv}": _Counts.of(_keys(entity_hash, ip_hi, ip_lo, lv)) for lv in _ENTITY_LEVELS}
         tables |= {f"busy_{lv}": _Counts.of(_keys(None, ip_hi, ip_lo, lv)) for lv in _BUSY_LEVELS}
         tables["entity"] = _Counts.of(_mix(np.asarray(entity_hash, dtype=np.uint64)))
         outer, index = _sixteens(entity_hash, ip_hi, ip_lo)
         tables["entity_16_in_8"] = _Counts.of(outer | index)
+        if not backoff:
+            return cls(tables)
         tables |= {f"busy_{lv}": _Counts.of(_keys(None, ip_hi, ip_lo, lv)) for lv in ("ip", "24")}
         tables["busy_root"] = _Counts.of(np.zeros(len(ip_hi), dtype=np.uint64))
         for child, parent in _CHAIN:
@@ -224,7 +231,7 @@ class EntityHistory:
             return nan, nan
         u_hi, u_lo = ip_hi.astype(np.uint64), ip_lo.astype(np.uint64)
         is_v4 = (u_hi == 0) & ((u_lo >> np.uint64(32)) == _IPV4_TAG)
-        mine = {**entity_counts, "root": self.tables["entity"](_mix(np.asarray(entity_hash, dtype=np.uint64)))}
+        mine = entity_counts  # ip, 24, 16, 8 and root (all the entity's logins)
         everybody = {lv: self.tables[f"busy_{lv}"](_parent_keys(None, ip_hi, ip_lo, lv)) for lv in (*_ENTITY_LEVELS, "root")}
         log_p, log_g = np.zeros(len(ip_hi)), np.zeros(len(ip_hi))
         for child, parent in _CHAIN:
@@ -252,7 +259,7 @@ class EntityHistory:
         dot = np.asarray(dot_product, dtype=np.float64)
         distance = _nearest(self.tables["entity_16_in_8"].keys, *_sixteens(entity_hash, ip_hi, ip_lo))
         distance = np.where(known8_only > 0, np.log1p(np.where(np.isfinite(distance), distance, 0.0)), 0.0)
-        log_p, log_g = self._backoff(entity_hash, ip_hi, ip_lo, counts)
+        log_p, log_g = self._backoff(entity_hash, ip_hi, ip_lo, {**counts, "root": logins})
         return np.stack(
             [
                 dot * known16,
@@ -293,7 +300,7 @@ class EntityHistory:
         if not any(k.startswith("history.") for k in tensors):
             return None
         tables = {}
-        # The back-off tables came later: all or none of them (a score then cannot use log_*_backoff).
+        # The back-off tables are optional (EntityHistory.build): all or none of them.
         present = [name for name in _BACKOFF_TABLES if f"history.{name}.keys" in tensors]
         for name in names + (list(_BACKOFF_TABLES) if present else []):
             keys, counts = tensors.get(f"history.{name}.keys"), tensors.get(f"history.{name}.counts")
