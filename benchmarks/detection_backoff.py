@@ -44,7 +44,7 @@ def _levels(history, entity_hash, hi, lo) -> np.ndarray:
     u_hi, u_lo = hi.astype(np.uint64), lo.astype(np.uint64)
     is_v4 = (u_hi == 0) & ((u_lo >> np.uint64(32)) == h._IPV4_TAG)
     t = history.tables
-    mine = {lv: t[f"entity_{lv}"](h._keys(entity_hash, hi, lo, lv)) for lv in h._ENTITY_LEVELS}
+    mine = {lv: t[f"entity_{lv}"](h.network_keys(entity_hash, hi, lo, lv)) for lv in h._ENTITY_LEVELS}
     mine["root"] = t["entity"](h._mix(np.asarray(entity_hash, dtype=np.uint64)))
     every = {lv: t[f"busy_{lv}"](h._parent_keys(None, hi, lo, lv)) for lv in (*h._ENTITY_LEVELS, "root")}
     columns = []

@@ -80,8 +80,10 @@ def _network(hi: np.ndarray, lo: np.ndarray, level: str) -> tuple[np.ndarray, np
     return np.where(is_v4, hi, v6_hi), np.where(is_v4, v4_lo, v6_lo)
 
 
-def _keys(entity_hash: np.ndarray | None, hi: np.ndarray, lo: np.ndarray, level: str) -> np.ndarray:
+def network_keys(entity_hash: np.ndarray | None, hi: np.ndarray, lo: np.ndarray, level: str) -> np.ndarray:
     """One uint64 key per (entity, network at ``level``), or per network when ``entity_hash`` is None.
+
+    ``level`` is "ip", "24", "16" or "8" (IPv6: the address, /64, /48, /32).
 
     64-bit hashes: two distinct keys of a million-row history collide with odds of about 1e-8.
     """
@@ -103,7 +105,7 @@ def _sixteens(entity_hash: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> tuple[
     is_v4 = (u_hi == 0) & ((u_lo >> np.uint64(32)) == _IPV4_TAG)
     index = np.where(is_v4, (u_lo >> np.uint64(16)) & np.uint64(0xFF), (u_hi >> np.uint64(16)) & np.uint64(0xFFFF))
     with np.errstate(over="ignore"):
-        outer = _keys(entity_hash, hi, lo, "8") & ~np.uint64(0xFFFF)
+        outer = network_keys(entity_hash, hi, lo, "8") & ~np.uint64(0xFFFF)
     return outer, index
 
 
@@ -166,7 +168,7 @@ _BACKOFF_TABLES = (
 def _parent_keys(entity_hash: np.ndarray | None, hi: np.ndarray, lo: np.ndarray, level: str) -> np.ndarray:
     """Keys of a back-off parent: a network as :func:`_keys`, or the root (the entity alone, or one key)."""
     if level != "root":
-        return _keys(entity_hash, hi, lo, level)
+        return network_keys(entity_hash, hi, lo, level)
     if entity_hash is None:
         return np.zeros(len(hi), dtype=np.uint64)
     return _mix(np.asarray(entity_hash, dtype=np.uint64))
@@ -174,7 +176,7 @@ def _parent_keys(entity_hash: np.ndarray | None, hi: np.ndarray, lo: np.ndarray,
 
 def _distinct_children(entity_hash: np.ndarray | None, hi: np.ndarray, lo: np.ndarray, child: str, parent: str) -> np.ndarray:
     """The parent key of each distinct (entity,) child network: counted, how many children a parent has."""
-    _, first = np.unique(_keys(entity_hash, hi, lo, child), return_index=True)
+    _, first = np.unique(network_keys(entity_hash, hi, lo, child), return_index=True)
     owner = None if entity_hash is None else np.asarray(entity_hash)[first]
     return _parent_keys(owner, hi[first], lo[first], parent)
 
@@ -200,14 +202,14 @@ class EntityHistory:
         """Count the training logins. ``backoff=True`` also keeps the back-off chain's tables, which
         only ``log_p_backoff``/``log_g_backoff`` read (not the default score): without them those
         two features are NaN, and the artifact and the scoring path do not carry them."""
-        tables = {f"entity_{lv}": _Counts.of(_keys(entity_hash, ip_hi, ip_lo, lv)) for lv in _ENTITY_LEVELS}
-        tables |= {f"busy_{lv}": _Counts.of(_keys(None, ip_hi, ip_lo, lv)) for lv in _BUSY_LEVELS}
+        tables = {f"entity_{lv}": _Counts.of(network_keys(entity_hash, ip_hi, ip_lo, lv)) for lv in _ENTITY_LEVELS}
+        tables |= {f"busy_{lv}": _Counts.of(network_keys(None, ip_hi, ip_lo, lv)) for lv in _BUSY_LEVELS}
         tables["entity"] = _Counts.of(_mix(np.asarray(entity_hash, dtype=np.uint64)))
         outer, index = _sixteens(entity_hash, ip_hi, ip_lo)
         tables["entity_16_in_8"] = _Counts.of(outer | index)
         if not backoff:
             return cls(tables)
-        tables |= {f"busy_{lv}": _Counts.of(_keys(None, ip_hi, ip_lo, lv)) for lv in ("ip", "24")}
+        tables |= {f"busy_{lv}": _Counts.of(network_keys(None, ip_hi, ip_lo, lv)) for lv in ("ip", "24")}
         tables["busy_root"] = _Counts.of(np.zeros(len(ip_hi), dtype=np.uint64))
         for child, parent in _CHAIN:
             tables[f"entity_distinct_{parent}"] = _Counts.of(_distinct_children(entity_hash, ip_hi, ip_lo, child, parent))
@@ -250,8 +252,8 @@ class EntityHistory:
         self, entity_hash: np.ndarray, ip_hi: np.ndarray, ip_lo: np.ndarray, dot_product: np.ndarray
     ) -> np.ndarray:
         """(n, len(FEATURES)) float64 features of :class:`HistoryScore` for scored pairs."""
-        counts = {lv: self.tables[f"entity_{lv}"](_keys(entity_hash, ip_hi, ip_lo, lv)) for lv in _ENTITY_LEVELS}
-        busy = {lv: self.tables[f"busy_{lv}"](_keys(None, ip_hi, ip_lo, lv)) for lv in _BUSY_LEVELS}
+        counts = {lv: self.tables[f"entity_{lv}"](network_keys(entity_hash, ip_hi, ip_lo, lv)) for lv in _ENTITY_LEVELS}
+        busy = {lv: self.tables[f"busy_{lv}"](network_keys(None, ip_hi, ip_lo, lv)) for lv in _BUSY_LEVELS}
         logins = self.tables["entity"](_mix(np.asarray(entity_hash, dtype=np.uint64)))
         known16 = (counts["16"] > 0).astype(np.float64)
         known8_only = ((counts["8"] > 0) & (counts["16"] == 0)).astype(np.float64)

@@ -32,8 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ipinsights.data import Pairs, ReadReport, is_ipv4, sorted_unique
+from ipinsights.data import IPV4_MAPPED, Pairs, ReadReport, contains_sorted, is_ipv4, sorted_unique
 from ipinsights.errors import ConfigError, DataError
+from ipinsights.history import network_keys
 
 __all__ = ["LOG_ATTACKS", "MAX_REDRAWS", "LogAttack", "make_log_attacks"]
 
@@ -53,10 +54,9 @@ _Proposed = tuple[np.ndarray, np.ndarray, np.ndarray]
 #: propose(victims, one training login of each, rng) -> (usable, hi, lo) of candidate addresses.
 _Proposal = Callable[[np.ndarray, np.ndarray, np.random.Generator], _Proposed]
 
-_V4_TAG = np.uint64(0xFFFF_0000_0000)
-_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-#: Host bits below each level, (IPv4, IPv6): an address's /24 keeps 24 bits, its /64 64.
-_LEVEL_SHIFT = {"ip": (0, 0), "24": (8, 64), "16": (16, 80), "8": (24, 96)}
+_V4_TAG = np.uint64(IPV4_MAPPED)
+#: Host bits below each IPv4 level: an address's /24 keeps 24 bits.
+_V4_SHIFT = {"24": 8, "16": 16}
 
 
 @dataclass(frozen=True)
@@ -77,40 +77,6 @@ class LogAttack:
         }
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: a bijection of uint64 that spreads every input bit."""
-    with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * _M1
-        x = (x ^ (x >> np.uint64(27))) * _M2
-    return x ^ (x >> np.uint64(31))
-
-
-def _network(hi: np.ndarray, lo: np.ndarray, level: str) -> tuple[np.ndarray, np.ndarray]:
-    """(hi, lo) uint64 words of each address's network at ``level`` (host bits cleared)."""
-    v4_shift, v6_shift = _LEVEL_SHIFT[level]
-    v4 = is_ipv4(hi, lo)
-    v4_lo = lo >> np.uint64(v4_shift) << np.uint64(v4_shift)
-    if v6_shift >= 64:
-        v6_hi, v6_lo = hi >> np.uint64(v6_shift - 64) << np.uint64(v6_shift - 64), np.zeros_like(lo)
-    else:
-        v6_hi, v6_lo = hi, lo >> np.uint64(v6_shift) << np.uint64(v6_shift)
-    return np.where(v4, hi, v6_hi), np.where(v4, v4_lo, v6_lo)
-
-
-def _keys(entity: np.ndarray, hi: np.ndarray, lo: np.ndarray, level: str) -> np.ndarray:
-    """(n,) uint64 key per (entity, network at ``level``); equal networks of one entity match."""
-    net_hi, net_lo = _network(hi, lo, level)
-    tag = np.uint64(list(_LEVEL_SHIFT).index(level) + 1)
-    return _mix(_mix(_mix(entity ^ tag) ^ net_hi) ^ net_lo)
-
-
-def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    if not len(sorted_keys):
-        return np.zeros(len(keys), dtype=bool)
-    position = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return sorted_keys[position] == keys
-
-
 def _words(pairs: Pairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return pairs.entity_hash.astype(np.uint64), pairs.ip_hi.view(np.uint64), pairs.ip_lo.view(np.uint64)
 
@@ -123,7 +89,7 @@ class _Victims:
         self.order = np.argsort(self.entity, kind="stable")
         self.sorted_entity = self.entity[self.order]
         normal_entity = normal.entity_hash.astype(np.uint64)
-        self.pool = normal_entity[_contains(sorted_unique(self.entity), normal_entity)]
+        self.pool = normal_entity[contains_sorted(sorted_unique(self.entity), normal_entity)]
         if not len(self.pool):
             raise DataError(
                 "no entity of the normal logins appears in the training logins, so no attack set can be "
@@ -135,7 +101,7 @@ class _Victims:
             np.concatenate([self.hi, normal.ip_hi.view(np.uint64)]),
             np.concatenate([self.lo, normal.ip_lo.view(np.uint64)]),
         )
-        self.used = {level: sorted_unique(_keys(*both, level)) for level in ("ip", "24", "16")}
+        self.used = {level: sorted_unique(network_keys(*both, level)) for level in ("ip", "24", "16")}
 
     def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(victims, index of one of each victim's training logins), both (n,)."""
@@ -181,7 +147,7 @@ def _draw_until_free(
 def _nearby(level: str, victims: _Victims) -> _Proposal:
     """Proposals of an address in a new network at ``level`` inside the anchor's parent network."""
     v4_bits = 8  # IPv4: a new third (/24) or second (/16) octet
-    v4_shift = _LEVEL_SHIFT[level][0]
+    v4_shift = _V4_SHIFT[level]
 
     def propose(victim: np.ndarray, login: np.ndarray, rng: np.random.Generator) -> _Proposed:
         n = len(victim)
@@ -199,7 +165,7 @@ def _nearby(level: str, victims: _Victims) -> _Proposal:
         v6_hi = prefix | rng.integers(0, 1 << (64 - keep), size=n, dtype=np.uint64)
         v6_lo = rng.integers(0, 1 << 64, size=n, dtype=np.uint64)
         hi, lo = np.where(v4, v4_hi, v6_hi), np.where(v4, v4_lo, v6_lo)
-        ok = ~_contains(victims.used[level], _keys(victim, hi, lo, level))
+        ok = ~contains_sorted(victims.used[level], network_keys(victim, hi, lo, level))
         return ok, hi, lo
 
     return propose
@@ -209,7 +175,7 @@ def _other_users(victims: _Victims) -> _Proposal:
     def propose(victim: np.ndarray, login: np.ndarray, rng: np.random.Generator) -> _Proposed:
         other = rng.integers(len(victims.entity), size=len(victim))
         hi, lo = victims.hi[other], victims.lo[other]
-        ok = (victims.entity[other] != victim) & ~_contains(victims.used["ip"], _keys(victim, hi, lo, "ip"))
+        ok = (victims.entity[other] != victim) & ~contains_sorted(victims.used["ip"], network_keys(victim, hi, lo, "ip"))
         return ok, hi, lo
 
     return propose
