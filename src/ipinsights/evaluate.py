@@ -307,13 +307,13 @@ class Report:
         out = []
         for a in self.attacks:
             baselines = [r for r in a.results if r.scorer not in (MODEL, MODEL_DOT)]
+            best_auc = a.best_baseline
             try:
                 model = a.result(MODEL)
             except KeyError:
                 return []
-            if not baselines:
+            if best_auc is None:
                 return []
-            best_auc = max(baselines, key=lambda r: r.roc_auc)
             best_tpr = max(baselines, key=lambda r: (r.point(fpr).tpr, r.roc_auc))
             out.append(
                 Verdict(

@@ -29,7 +29,7 @@ from typing import NamedTuple, cast
 import numpy as np
 import torch
 
-from ipinsights.data import entity_rows
+from ipinsights.data import entity_rows, is_ipv4
 from ipinsights.history import EntityHistory, HistoryScore
 from ipinsights.model import IPInsightsNet, ip_features
 
@@ -39,7 +39,6 @@ __all__ = ["CHUNK", "FoldedEncoder", "Scorer", "Scores"]
 #: in the CPU's cache and below glibc's mmap threshold.
 CHUNK = 4096
 
-_V4_TAG = 0xFFFF
 _MASK32 = 0xFFFF_FFFF
 
 
@@ -62,10 +61,6 @@ class Scores(NamedTuple):
     entity_embedding: np.ndarray | None = None
     ip_embedding: np.ndarray | None = None
     score: np.ndarray | None = None
-
-
-def _is_ipv4(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    return (hi == 0) & ((lo >> 32) == _V4_TAG)
 
 
 class _HashSet:
@@ -337,7 +332,7 @@ class Scorer:
         e = torch.nn.functional.embedding(rows, self.entity)
         t_hi, t_lo = torch.from_numpy(hi).to(device), torch.from_numpy(lo).to(device)
         if self.folded_encoder is not None:
-            return e, self.folded_encoder.encode(t_hi, t_lo, _is_ipv4(hi, lo))
+            return e, self.folded_encoder.encode(t_hi, t_lo, is_ipv4(hi, lo))
         # A deep encoder: each distinct address of the chunk once (logs repeat addresses).
         keys = np.stack([hi, lo], axis=1)
         distinct, inverse = np.unique(keys, axis=0, return_inverse=True)

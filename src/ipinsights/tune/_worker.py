@@ -68,6 +68,7 @@ from ipinsights.tune._types import (
     Strategy,
     TrainingJobStatus,
     TuningJobConfig,
+    bounded,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -184,7 +185,7 @@ class Worker:
                 raise
             detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise DiskFullError(
-                f"the disk of tuning job {job.config.name} is full ({_bounded(detail)}); its running trials "
+                f"the disk of tuning job {job.config.name} is full ({bounded(detail, 200)}); its running trials "
                 "were queued again without spending budget: free space, then run the same command again "
                 "to resume",
             ) from None
@@ -537,10 +538,6 @@ def _exit_reason(code: int | None) -> str:
             name = f"signal {-code}"
         return f"the trial process was killed by {name}"
     return f"the trial process exited with status {code} without a result"
-
-
-def _bounded(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _short(value: Any) -> str:
