@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from ipinsights import IPInsights
     from ipinsights.data import read_pairs
     from ipinsights.demo import DemoSettings
-    from ipinsights.history import FEATURES
+    from ipinsights.history import DEFAULT_FEATURES, FEATURES
     from ipinsights.train import ValidationSet, score_pairs
 
     hp = {**DemoSettings(num_users=args.users).hyperparameters(), "nearby_negative_sampling_rate": args.nearby}
@@ -93,15 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     report("log(1 + c16) alone", lambda X: X[:, F["log1p_count_16"]])
     for k in (1, 8):
         report(f"dot + {k} [c16 > 0] + log(1 + c24)", lambda X, k=k: dot(X) + k * X[:, F["in_known_16"]] + X[:, F["log1p_count_24"]])
-    report("logistic, all features (≈ the shipped HistoryScore)", lr(FEATURES))
-    report("logistic, without the /8 features", lr([f for f in FEATURES if "8" not in f] + ["dot_outside_known_8"]))
+    report("logistic, all features (≈ the shipped HistoryScore)", lr(DEFAULT_FEATURES))
+    report("logistic, without the /8 features", lr([f for f in DEFAULT_FEATURES if "8" not in f] + ["dot_outside_known_8"]))
     report("logistic, dot + entity counts only", lr(["dot_in_known_16", "dot_in_known_8_only", "dot_outside_known_8",
                                                      "in_known_16", "log1p_count_ip", "log1p_count_24", "log1p_count_16"]))
-    report("logistic, without how busy networks are", lr([f for f in FEATURES if "busy" not in f]))
-    report("logistic, random negatives x2", lr(FEATURES, (2, 1, 1)))
-    report("logistic, nearby negatives x2", lr(FEATURES, (1, 1, 2)))
+    report("logistic, without how busy networks are", lr([f for f in DEFAULT_FEATURES if "busy" not in f]))
+    report("logistic, random negatives x2", lr(DEFAULT_FEATURES, (2, 1, 1)))
+    report("logistic, nearby negatives x2", lr(DEFAULT_FEATURES, (1, 1, 2)))
     square = PolynomialFeatures(2, include_bias=False)
-    report("logistic on all products of two features (degree 2)", lr(FEATURES, expand=square.fit_transform))
+    report("logistic on all products of two features (degree 2)", lr(DEFAULT_FEATURES, expand=square.fit_transform))
     return 0
 
 
