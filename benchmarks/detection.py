@@ -41,10 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
 
-    from ipinsights.demo import DemoSettings
     from ipinsights.estimator import IPInsights
-    from ipinsights.evaluate import evaluate
-    from ipinsights.generate import ATTACKS, RangeTable, write_dataset
+    from ipinsights.lab import ATTACKS, DemoSettings, RangeTable, evaluate, write_dataset
 
     data = Path(args.data) if args.data else Path(tempfile.mkdtemp(prefix="detection-"))
     if not (data / "train.csv").exists():

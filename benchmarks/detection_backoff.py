@@ -109,10 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from ipinsights import IPInsights
-    from ipinsights.baselines import BackoffBaseline, PrefixCountBaseline
     from ipinsights.data import Pairs, ReadReport, read_pairs
-    from ipinsights.demo import DemoSettings
     from ipinsights.history import DEFAULT_FEATURES, FEATURES, EntityHistory, expand
+    from ipinsights.lab import BackoffBaseline, DemoSettings, PrefixCountBaseline
     from ipinsights.train import ValidationSet
 
     torch.set_num_threads(1)

@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from ipinsights import IPInsights
     from ipinsights.data import read_pairs
-    from ipinsights.demo import DemoSettings
     from ipinsights.history import DEFAULT_FEATURES, FEATURES
+    from ipinsights.lab import DemoSettings
     from ipinsights.train import ValidationSet, score_pairs
 
     hp = {**DemoSettings(num_users=args.users).hyperparameters(), "nearby_negative_sampling_rate": args.nearby}

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from ipinsights import IPInsights, make_attacks, write_dataset
+from ipinsights import IPInsights
+from ipinsights.lab import make_attacks, write_dataset
 from ipinsights.model import DESIGNS
 
 EXAMPLE = dict(

@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from ipinsights.generate import RangeTable
+from ipinsights.lab import RangeTable
 
 
 def modified(table: RangeTable, seed: int = 7, shift_16s: int = 37) -> RangeTable:

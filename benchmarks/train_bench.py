@@ -285,7 +285,7 @@ def main() -> None:
     if args.parse_worker:
         return _parsing_worker(json.loads(args.parse_worker))
 
-    from ipinsights import write_dataset
+    from ipinsights.lab import write_dataset
 
     epochs = args.epochs or (2 if args.quick else 5)
     data_dir = Path(

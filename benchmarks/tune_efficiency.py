@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ipinsights import write_dataset
+from ipinsights.lab import write_dataset
 from ipinsights.tune import TuningJob, describe_job, parse_job_config, run_job
 
 RESULTS = Path(__file__).resolve().parent / "results"

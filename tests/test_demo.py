@@ -5,7 +5,7 @@ import sys
 import matplotlib.image
 import pytest
 
-from ipinsights.demo import FAST, DemoSettings
+from ipinsights.lab.demo import FAST, DemoSettings
 
 ATTACKS = ["random_range", "random_ipv4", "other_users", "nearby_ranges"]
 
@@ -103,7 +103,7 @@ def torch_threads():
 def test_hardening_7_the_demo_applies_the_trainers_thread_rule(cli, torch_threads, monkeypatch, tmp_path, argv, load, expected):
     import os
 
-    from ipinsights import demo
+    from ipinsights.lab import demo
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))

@@ -9,7 +9,7 @@ import pytest
 from conftest import SMALL_HP, make_logins, write_csv
 
 from ipinsights import ConfigError, IPInsights
-from ipinsights.evaluate import MODEL, evaluate, operating_point
+from ipinsights.lab.evaluation import MODEL, evaluate, operating_point
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,7 +51,7 @@ class FixedModel:
             return {"vector_dim": 4}
 
     def __init__(self, train):
-        from ipinsights.baselines import _as_pairs
+        from ipinsights.lab.baselines import _as_pairs
 
         pairs = _as_pairs(train, "train")
         self.known = set(zip(pairs.entity_hash.tolist(), (pairs.ip_lo >> 16).tolist(), strict=True))
@@ -257,7 +257,7 @@ def _hashed(path):
 
 
 def test_a_verdict_compares_as_printed_and_a_tie_is_not_a_win_or_a_loss():
-    from ipinsights.evaluate import Verdict
+    from ipinsights.lab.evaluation import Verdict
 
     tie_at_zero = Verdict("nearby_24", 0.01, 0.7232, "same_24_count", 0.8791, 0.00004, "same_24_count", 0.0)
     assert tie_at_zero.text == (

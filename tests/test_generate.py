@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from ipinsights.errors import ConfigError, DataError
-from ipinsights.generate import (
+from ipinsights.lab.generate import (
     ATTACKS,
     ATTRIBUTION,
     HOME_WORK_DISTANCE_UNIFORM_WINDOW,
@@ -77,7 +77,7 @@ def test_the_same_seed_writes_byte_identical_files_in_two_calls(tmp_path: Path) 
 
 def test_a_fresh_process_writes_the_same_bytes(tmp_path: Path) -> None:
     options = "num_users=40, seed=3, ipv6_share=0.25, apache_log=True, attacks=30"
-    script = f"from ipinsights.generate import write_dataset; write_dataset({str(tmp_path / 'child')!r}, {options})"
+    script = f"from ipinsights.lab.generate import write_dataset; write_dataset({str(tmp_path / 'child')!r}, {options})"
     subprocess.run([sys.executable, "-c", script], check=True)
     here = write_dataset(
         tmp_path / "parent", num_users=40, seed=3, ipv6_share=0.25, apache_log=True, attacks=30
@@ -385,7 +385,7 @@ def test_write_attacks_writes_one_headerless_csv_per_set(tmp_path: Path, train: 
 def test_the_builtin_table_is_sorted_disjoint_and_ships_its_attribution(table: RangeTable) -> None:
     assert len(table) == 411_960
     assert (table.begin[1:] > table.end[:-1]).all()
-    data = resources.files("ipinsights") / "data"
+    data = resources.files("ipinsights.lab") / "data"
     assert ATTRIBUTION in (data / "ATTRIBUTION.txt").read_text()
     for name in ("DBIP-LICENSE", "NRO_LICENSE", "ROUTEVIEWS-LICENSE"):
         assert "Creative Commons Attribution 4.0" in (data / name).read_text()

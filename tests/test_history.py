@@ -84,8 +84,8 @@ def test_the_degree_2_score_adds_every_pairwise_product_in_polynomial_order():
 
 
 def test_the_back_off_features_are_the_back_off_baselines_log_probabilities():
-    from ipinsights.baselines import BackoffBaseline
     from ipinsights.data import Pairs, ReadReport
+    from ipinsights.lab.baselines import BackoffBaseline
 
     rng = np.random.default_rng(3)
     n = 3000

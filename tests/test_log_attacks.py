@@ -1,4 +1,4 @@
-"""Attack sets made from the user's own logs (ipinsights.log_attacks)."""
+"""Attack sets made from the user's own logs (ipinsights.lab.log_attacks)."""
 
 import ipaddress
 
@@ -8,7 +8,7 @@ from conftest import make_logins
 
 from ipinsights import ConfigError, DataError
 from ipinsights.data import format_ips, hash_entities, pairs_from_columns
-from ipinsights.log_attacks import LOG_ATTACKS, make_log_attacks
+from ipinsights.lab.log_attacks import LOG_ATTACKS, make_log_attacks
 
 
 def _pairs(rows, source):
@@ -94,7 +94,7 @@ def test_other_users_attacks_take_an_address_another_user_logged_in_from(logs):
 
 
 def test_random_attacks_are_ipv4_and_random_ranges_lie_in_the_builtin_table(logs):
-    from ipinsights import RangeTable
+    from ipinsights.lab.generate import RangeTable
 
     _, _, train, normal = logs
     sets = make_log_attacks(train, normal, 200, seed=5, names=["random_range", "random_ipv4"])

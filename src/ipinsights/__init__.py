@@ -1,7 +1,9 @@
 """ipinsights: open, self-hosted IP Insights (entity-IP anomaly scoring).
 
 Heavy parts (PyTorch, pandas) are imported on first use of the names that need them, so that
-``ipinsights --help`` and the light modules start fast (PEP 562 module ``__getattr__``).
+``ipinsights --help`` and the light modules start fast (PEP 562 module ``__getattr__``). The root
+holds the model API; the evaluation lab (synthetic logins, attack sets, baselines, reports) has
+its own namespace, :mod:`ipinsights.lab`.
 """
 
 from __future__ import annotations
@@ -23,33 +25,16 @@ from ipinsights.errors import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from ipinsights.estimator import IPInsights, Scores
-    from ipinsights.generate import (
-        ATTACKS,
-        RangeTable,
-        generate_logins,
-        make_attacks,
-        split_by_time,
-        write_attacks,
-        write_dataset,
-    )
     from ipinsights.readers import FORMATS, read_log
 
 _LAZY = {
     "IPInsights": "ipinsights.estimator",
     "Scores": "ipinsights.estimator",
-    "ATTACKS": "ipinsights.generate",
-    "RangeTable": "ipinsights.generate",
-    "generate_logins": "ipinsights.generate",
-    "make_attacks": "ipinsights.generate",
-    "split_by_time": "ipinsights.generate",
-    "write_attacks": "ipinsights.generate",
-    "write_dataset": "ipinsights.generate",
     "FORMATS": "ipinsights.readers",
     "read_log": "ipinsights.readers",
 }
 
 __all__ = [
-    "ATTACKS",
     "FORMATS",
     "ArtifactError",
     "ConfigError",
@@ -59,16 +44,10 @@ __all__ = [
     "IPInsights",
     "IPInsightsError",
     "NotFittedError",
-    "RangeTable",
     "Scores",
     "TrainingDivergedError",
     "__version__",
-    "generate_logins",
-    "make_attacks",
     "read_log",
-    "split_by_time",
-    "write_attacks",
-    "write_dataset",
 ]
 
 

@@ -371,7 +371,7 @@ def _check_output(path: Path) -> None:
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
-    from ipinsights.generate import add_generate_arguments, run_generate
+    from ipinsights.lab.generate import add_generate_arguments, run_generate
 
     p = sub.add_parser(
         "generate",
@@ -389,8 +389,8 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 
 #: Subcommands contributed by other modules: (module, function adding the subparser).
 _EXTRA_COMMANDS: list[tuple[str, str]] = [
-    ("ipinsights.evaluate", "add_evaluate_parser"),
-    ("ipinsights.demo", "add_demo_parser"),
+    ("ipinsights.lab.evaluation", "add_evaluate_parser"),
+    ("ipinsights.lab.demo", "add_demo_parser"),
     ("ipinsights.serve", "add_serve_parser"),
     ("ipinsights.tune._cli", "add_tune_arguments"),
 ]

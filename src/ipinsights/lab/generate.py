@@ -211,7 +211,7 @@ class RangeTable:
         """The IPv4 → ASN table shipped with the package (411,960 ranges, 77 % of IPv4).
 
         IP to ASN data by RouteViews (routeviews.org), the NRO (nro.net) and DB-IP (db-ip.com),
-        CC BY 4.0, via ip-location-db (see ``ipinsights/data/ATTRIBUTION.txt``).
+        CC BY 4.0, via ip-location-db (see ``ipinsights/lab/data/ATTRIBUTION.txt``).
         """
         return _builtin_table()
 
@@ -280,7 +280,7 @@ def _ip4(value: Any) -> str:
 
 @lru_cache(maxsize=1)
 def _builtin_table() -> RangeTable:
-    raw = (resources.files("ipinsights") / "data" / "asn_ipv4.npz").read_bytes()
+    raw = (resources.files("ipinsights.lab") / "data" / "asn_ipv4.npz").read_bytes()
     table = _table_from_npz(raw, "built-in range table")
     return RangeTable(begin=table.begin, end=table.end, asn=table.asn, source="built-in ip-location-db table")
 

@@ -1,7 +1,7 @@
 """Evaluation: does the model separate normal logins from attacks better than simple rules?
 
 For each attack set, the model (anomaly score ``-dot_product``) and every baseline of
-:mod:`ipinsights.baselines` score the *same* pairs: the normal logins and that set's attack
+:mod:`ipinsights.lab.baselines` score the *same* pairs: the normal logins and that set's attack
 pairs. Each scorer gets
 
 * **ROC AUC**: the probability that a random attack scores as more anomalous than a random
@@ -21,7 +21,7 @@ ROC curves of the model and the baselines). :meth:`Report.verdicts` says per att
 the model beats the best baseline, :meth:`Report.thresholds` gives the rules to flag with.
 
 On your own logs, :func:`evaluate_logs` (``ipinsights evaluate`` without ``--attack``) makes the
-attack sets from the training and normal logins themselves (:mod:`ipinsights.log_attacks`).
+attack sets from the training and normal logins themselves (:mod:`ipinsights.lab.log_attacks`).
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from ipinsights.baselines import Scorer, _as_pairs, default_baselines
 from ipinsights.data import Pairs, read_pairs
 from ipinsights.errors import ConfigError, DataError
+from ipinsights.lab.baselines import Scorer, _as_pairs, default_baselines
 from ipinsights.threads import THREADS_HELP, choose_threads, use_threads
 
 __all__ = [
@@ -587,7 +587,7 @@ def _load_pairs(source: Any, name: str) -> tuple[Pairs, str]:
 def _load_ranges(ranges: Any) -> Any:
     if ranges is None or hasattr(ranges, "row_of"):
         return ranges
-    from ipinsights.generate import RangeTable
+    from ipinsights.lab.generate import RangeTable
 
     if str(ranges) == "builtin":
         return RangeTable.builtin()
@@ -621,7 +621,7 @@ def evaluate(
         train: The training logins (the baselines are fitted on them): same forms.
         ranges: Range table for the ASN back-off baseline: a ``RangeTable``, a file, or
             ``"builtin"``; ``None`` leaves that baseline out.
-        baselines: Scorers to use instead of :func:`~ipinsights.baselines.default_baselines`.
+        baselines: Scorers to use instead of :func:`~ipinsights.lab.baselines.default_baselines`.
         target_fprs: False-alarm budgets of the operating points.
 
     Returns:
@@ -754,7 +754,7 @@ def evaluate_logs(
     """:func:`evaluate` with attack sets made from your own training and normal logins.
 
     No generator and no range table of yours are needed: the sets of
-    :mod:`ipinsights.log_attacks` (other users' addresses, new networks next to the victim's,
+    :mod:`ipinsights.lab.log_attacks` (other users' addresses, new networks next to the victim's,
     random ranges) are drawn with ``seed`` from the logins themselves, and only scored, never
     fitted on. The report's ``attack_sets_from_logs`` records the seed and what each set holds;
     :meth:`Report.verdicts` says per set whether the model beats the baselines, and
@@ -765,7 +765,7 @@ def evaluate_logs(
         normal: Normal logins (the days after training): a path in ``format``, a DataFrame or Pairs.
         train: The training logins, same forms.
         format, entity_field, ip_field: How to read paths (:func:`ipinsights.readers.read_log`).
-        attack_sets: Names from :data:`~ipinsights.log_attacks.LOG_ATTACKS` (default all).
+        attack_sets: Names from :data:`~ipinsights.lab.log_attacks.LOG_ATTACKS` (default all).
         num_attack_rows: Rows per set (default: as many as normal logins, 1,000 to 100,000).
         seed: Seed of the attack sets.
         attacks: More attack sets, ``{name: pairs}``, as for :func:`evaluate`.
@@ -782,7 +782,7 @@ def evaluate_logs(
         >>> report = evaluate_logs("model", "auth.log.1", "auth.log", format="sshd")  # doctest: +SKIP
         >>> print(report.summary())  # doctest: +SKIP
     """
-    from ipinsights.log_attacks import LOG_ATTACKS, make_log_attacks
+    from ipinsights.lab.log_attacks import LOG_ATTACKS, make_log_attacks
     from ipinsights.readers import read_log
 
     def load(source: Any, name: str) -> Pairs:
@@ -837,7 +837,7 @@ def _parse_attack(item: str) -> tuple[str, str]:
 
 def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``ipinsights evaluate`` to the CLI's subcommands."""
-    from ipinsights.log_attacks import LOG_ATTACKS
+    from ipinsights.lab.log_attacks import LOG_ATTACKS
 
     p = subparsers.add_parser(
         "evaluate",
@@ -872,7 +872,7 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
         default=None,
         metavar="NAMES",
         help=f"comma-separated attack sets to make from your own --train and --normal logs: {', '.join(LOG_ATTACKS)} "
-        "(ipinsights.log_attacks; default: all of them when no --attack is given, none otherwise)",
+        "(ipinsights.lab.log_attacks; default: all of them when no --attack is given, none otherwise)",
     )
     p.add_argument(
         "--attack-seed",
@@ -970,7 +970,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             raise DataError(f"{label} {path}: no such file or directory")
     sets = None if args.attack_sets is None else [n.strip() for n in args.attack_sets.split(",") if n.strip()]
     if sets is None and not attacks:
-        from ipinsights.log_attacks import LOG_ATTACKS
+        from ipinsights.lab.log_attacks import LOG_ATTACKS
 
         sets = list(LOG_ATTACKS)
     clashes = sorted(set(sets or ()) & set(attacks))
