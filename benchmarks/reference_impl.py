@@ -24,8 +24,8 @@ import time
 import torch
 from torch import nn
 
+from ipinsights.addresses import IPV4_MAPPED
 from ipinsights.config import HyperParameters
-from ipinsights.data import IPV4_MAPPED
 from ipinsights.model import LEVEL_BUCKETS, ip_features
 from ipinsights.train import PairTensors, validation_auc
 

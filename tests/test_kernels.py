@@ -3,6 +3,7 @@ import dataclasses
 import pytest
 import torch
 
+from ipinsights.addresses import random_ips
 from ipinsights.kernels import (
     HAND_DERIVED_RULE,
     block_gradients,
@@ -18,7 +19,7 @@ from ipinsights.kernels import (
 )
 from ipinsights.metrics import loss_and_accuracy
 from ipinsights.model import IPInsightsNet
-from ipinsights.sampling import Kernel, NegativeMix, random_ips
+from ipinsights.sampling import Kernel, NegativeMix
 
 
 def test_ipv4_only_scoring_matches_the_general_path_in_scores_and_gradients():

@@ -3,8 +3,8 @@ import pytest
 import torch
 from scipy import stats
 
-from ipinsights.data import IPV4_MAPPED
-from ipinsights.sampling import Kernel, NegativeMix, random_ips, shuffled_indices
+from ipinsights.addresses import IPV4_MAPPED, random_ips
+from ipinsights.sampling import Kernel, NegativeMix, shuffled_indices
 
 
 def test_random_negatives_are_ipv4_with_every_octet_uniform():

@@ -1,12 +1,10 @@
-"""Reading `entity,ip` rows: vectorised CSV splitting, IP parsing and entity hashing.
+"""Reading `entity,ip` rows: vectorised CSV splitting and entity hashing.
 
 Everything on the hot path works on whole NumPy arrays of byte offsets into the input buffer;
 there is no per-row Python loop except for the rare rows that need one (IPv6 text, non-ASCII
 entities), and those are handled once per *distinct* value.
 
-**IP representation.** Every address is two int64 words ``(hi, lo)`` of its 128-bit IPv6 form;
-IPv4 ``a.b.c.d`` is stored as the IPv4-mapped address ``::ffff:a.b.c.d`` (RFC 4291 §2.5.5.2),
-so ``hi == 0`` and ``lo == 0xFFFF_0000_0000 | ipv4``.
+**Addresses** are parsed by :mod:`ipinsights.addresses` into its two-word ``(hi, lo)`` form.
 
 **Entity hash.** 64-bit FNV-1a over the entity's UTF-8 bytes (after stripping surrounding
 whitespace); the table row is ``hash % num_entity_vectors``. FNV-1a is fixed by its published
@@ -17,23 +15,27 @@ and in every version (Python's ``hash()`` is salted per process and would not be
 from __future__ import annotations
 
 import gzip
-import ipaddress
 import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import BinaryIO, TextIO
 
 import numpy as np
 
+from ipinsights._runs import SPACE_BYTES, concat_runs, strip_runs
+
+# TEMPORARY (issue #12): until the lab and tests import these from addresses.
+from ipinsights.addresses import IPV4_MAPPED as IPV4_MAPPED
+from ipinsights.addresses import format_ips as format_ips
+from ipinsights.addresses import is_ipv4, parse_ip_runs, parse_ips
 from ipinsights.errors import DataError
 
 __all__ = [
     "FNV_OFFSET",
     "FNV_PRIME",
-    "IPV4_MAPPED",
     "BadRow",
     "Pairs",
     "ParsedRows",
@@ -41,19 +43,15 @@ __all__ = [
     "describe_bad_entity",
     "describe_bad_ip",
     "entity_rows",
-    "format_ips",
     "hash_entities",
-    "is_ipv4",
     "pairs_from_columns",
     "parse_csv_bytes",
-    "parse_ips",
     "read_pairs",
     "sorted_unique",
 ]
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
-IPV4_MAPPED = 0xFFFF_0000_0000
 
 #: Reasons a row is rejected, indexed by ``ParsedRows.error``; 0 means the row is good.
 REASONS = (
@@ -94,12 +92,6 @@ _QUOTED_ROW = re.compile(
     rb'[ \t\r\v\f]*+(?:"((?:[^"]++|"")*+)"[ \t\r\v\f]*+|((?!")[^,]*+))'
 )
 
-_SPACE_BYTES = b" \t\r\v\f"  # whitespace stripped around lines and fields
-_SPACE = np.zeros(256, dtype=bool)
-_SPACE[list(_SPACE_BYTES)] = True
-_FEW_RUNS = 32  # below this many runs left, strip them one by one (see _strip)
-_MAX_IPV4_TEXT = 15  # "255.255.255.255"
-_MAX_IP_TEXT = 45  # longest IPv6 text form (IPv4-mapped with full groups)
 _LONG_RUN = 8192  # longer entities are hashed one by one (see _fnv1a)
 _LONG_CHUNK = 1 << 14
 
@@ -310,28 +302,6 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
 
 
-def _concat(strings: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Concatenate strings as UTF-8 with one join; returns (buffer, start, stop) of each, stripped.
-
-    For ASCII text (the usual case) the offsets come from the character lengths, so there is
-    no per-string encode call.
-    """
-    texts = strings
-    try:
-        joined = "\n".join(texts).encode("utf-8", "surrogateescape")  # type: ignore[arg-type]
-    except TypeError:  # not all str: numbers, numpy scalars, ...
-        texts = [str(x) for x in strings]
-        joined = "\n".join(texts).encode("utf-8", "surrogateescape")
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    if len(joined) != int(lengths.sum()) + max(0, len(texts) - 1):  # non-ASCII: byte lengths differ
-        lengths = np.fromiter((len(t.encode("utf-8", "surrogateescape")) for t in texts), dtype=np.int64, count=len(texts))
-    start = np.cumsum(lengths + 1) - lengths - 1
-    stop = start + lengths
-    buf = np.frombuffer(joined, dtype=np.uint8)
-    start, stop = _strip(buf, start, stop)
-    return buf, start, stop
-
-
 def hash_entities(entities: Iterable[str]) -> np.ndarray:
     """Stable 64-bit FNV-1a hashes of entity strings (surrounding whitespace ignored).
 
@@ -345,98 +315,8 @@ def hash_entities(entities: Iterable[str]) -> np.ndarray:
         >>> hex(int(hash_entities(["a"])[0]))
         '0xaf63dc4c8601ec8c'
     """
-    buf, start, stop = _concat(list(entities))
+    buf, start, stop = concat_runs(list(entities))
     return _fnv1a(buf, start, stop)
-
-
-# ---------------------------------------------------------------------------------------------
-# IP parsing
-
-
-def _parse_ipv4_runs(buf: np.ndarray, start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Parse dotted-decimal IPv4 in byte runs; returns (ok mask, uint32-in-int64 values).
-
-    A valid run is four groups of 1-3 digits separated by dots, each <= 255, without leading
-    zeros (``010`` is octal in some tools and decimal in others, so it is refused). The run is
-    read group by group: each group's dot is one of the 2nd to 4th bytes after the group's
-    start, so every check is a gather from the buffer at a known offset: about 50 vector
-    passes over the rows and none over the whole buffer (94 ms instead of 178 ms for the
-    prefix sums over every byte that it replaced, on 670,000 rows).
-    """
-    n = len(start)
-    ok = (stop - start >= 7) & (stop - start <= _MAX_IPV4_TEXT)
-    value = np.zeros(n, dtype=np.int64)
-    if not len(buf) or not n:
-        return ok & False, value
-    # Every position read below is at most 16 bytes past a run's start: with 16 zero bytes
-    # after the buffer no gather needs clipping, and positions fit int32 in all but huge inputs.
-    padded = np.concatenate([buf, np.zeros(16, dtype=np.uint8)])
-    begin = start.astype(np.int32 if len(padded) < 2**31 - 32 else np.int64)
-
-    def digit_at(pos: np.ndarray) -> np.ndarray:  # a digit's value; any other byte is < 0 or > 9
-        return padded[pos].astype(np.int16) - ord("0")
-
-    for group in range(4):
-        end: np.ndarray
-        if group < 3:
-            end = begin + 1
-            for offset in (3, 2):  # the first dot among begin + 1 .. begin + 3
-                end = np.where(padded[begin + offset] == ord("."), begin + offset, end)
-            end = np.where(padded[begin + 1] == ord("."), begin + 1, end)
-            ok &= padded[end] == ord(".")
-        else:
-            end = stop.astype(begin.dtype)
-        width = end - begin
-        c0, c1, c2 = digit_at(begin), digit_at(begin + 1), digit_at(begin + 2)
-        ok &= (width >= 1) & (width <= 3) & (c0 >= 0) & (c0 <= 9)
-        ok &= (width < 2) | ((c1 >= 0) & (c1 <= 9) & (c0 != 0))  # and no leading zero
-        ok &= (width < 3) | ((c2 >= 0) & (c2 <= 9))
-        octet = np.where(width == 1, c0, np.where(width == 2, c0 * 10 + c1, c0 * 100 + c1 * 10 + c2))
-        ok &= octet <= 255
-        value = (value << 8) | octet
-        begin = np.minimum(end + 1, len(buf))  # past a bad run's end: stay inside the padding
-    value[~ok] = 0
-    return ok, value
-
-
-def _parse_ip_texts(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parse distinct IP strings with :mod:`ipaddress` (used for IPv6 and odd forms only)."""
-    ok = np.zeros(len(texts), dtype=bool)
-    hi = np.zeros(len(texts), dtype=np.int64)
-    lo = np.zeros(len(texts), dtype=np.int64)
-    for i, text in enumerate(texts):
-        if "%" in text:  # an IPv6 zone id, which ipaddress accepts and int() drops
-            continue
-        try:
-            addr = ipaddress.ip_address(text)
-        except ValueError:
-            continue
-        value = IPV4_MAPPED | int(addr) if addr.version == 4 else int(addr)
-        ok[i] = True
-        hi[i] = np.uint64(value >> 64).astype(np.int64)
-        lo[i] = np.uint64(value & 0xFFFF_FFFF_FFFF_FFFF).astype(np.int64)
-    return ok, hi, lo
-
-
-def _parse_ip_runs(
-    buf: np.ndarray, start: np.ndarray, stop: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parse IP text in byte runs; returns (ok, hi, lo). IPv4 is vectorised, IPv6 per distinct text."""
-    n = len(start)
-    hi = np.zeros(n, dtype=np.int64)
-    lo = np.zeros(n, dtype=np.int64)
-    ok4, v4 = _parse_ipv4_runs(buf, start, stop)
-    lo[ok4] = IPV4_MAPPED | v4[ok4]
-    ok = ok4.copy()
-    rest = np.flatnonzero(~ok4 & (stop - start > 0) & (stop - start <= _MAX_IP_TEXT))
-    if len(rest):
-        raw = buf.tobytes()
-        texts = [raw[start[i] : stop[i]] for i in rest]
-        distinct, inverse = np.unique(np.array(texts, dtype=object).astype(bytes), return_inverse=True)
-        decoded = [t.decode("ascii", "replace") for t in distinct]
-        ok6, hi6, lo6 = _parse_ip_texts(decoded)
-        ok[rest], hi[rest], lo[rest] = ok6[inverse], hi6[inverse], lo6[inverse]
-    return ok, hi, lo
 
 
 def _bad_ip_detail(text: str) -> dict[str, object]:
@@ -461,75 +341,16 @@ def describe_bad_entity(entity: str) -> str | None:
         >>> describe_bad_entity("user\\x00"), describe_bad_entity(" user_1 ")
         ('the entity contains the control character 0x00', None)
     """
-    found = _CONTROL_TEXT.search(entity.strip(_SPACE_BYTES.decode()).encode("utf-8", "surrogateescape"))
+    found = _CONTROL_TEXT.search(entity.strip(SPACE_BYTES.decode()).encode("utf-8", "surrogateescape"))
     return None if found is None else REASONS[CONTROL_IN_ENTITY].format(char=f"{found.group()[0]:#04x}")
-
-
-def parse_ips(ips: Iterable[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parse IP address strings (IPv4 dotted decimal or any IPv6 text form).
-
-    Args:
-        ips: Address strings; surrounding whitespace is ignored.
-
-    Returns:
-        ``(ok, hi, lo)``: (n,) bool validity and the two int64 words of each address.
-
-    Example:
-        >>> ok, hi, lo = parse_ips(["1.2.3.4", "2001:db8::1", "300.1.1.1"])
-        >>> ok.tolist()
-        [True, True, False]
-    """
-    buf, start, stop = _concat(list(ips))
-    return _parse_ip_runs(buf, start, stop)
-
-
-def format_ips(hi: np.ndarray, lo: np.ndarray) -> list[str]:
-    """Text form of addresses given as (hi, lo) words; IPv4-mapped ones print as IPv4."""
-    out = []
-    for h, lw in zip(hi.astype(np.uint64).tolist(), lo.astype(np.uint64).tolist(), strict=True):
-        value = (h << 64) | lw
-        if h == 0 and (lw >> 32) == 0xFFFF:
-            out.append(str(ipaddress.IPv4Address(lw & 0xFFFF_FFFF)))
-        else:
-            out.append(str(ipaddress.IPv6Address(value)))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
 # CSV
 
 
-def _strip(buf: np.ndarray, start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Move run bounds past surrounding whitespace, in time linear in the whitespace removed.
-
-    Vector steps move every run that still starts (ends) with a space by one byte, on the
-    shrinking set of such runs; once fewer than ``_FEW_RUNS`` are left, each is finished with
-    ``bytes.lstrip``/``rstrip``. So every vector step moves at least ``_FEW_RUNS`` bytes, and a
-    line of 6 MB of spaces no longer costs a step per space (58 s before).
-    """
-    start, stop = start.copy(), stop.copy()
-    if not len(buf):
-        return start, stop
-    last = len(buf) - 1
-    rows = np.flatnonzero((start < stop) & _SPACE[buf[np.minimum(start, last)]])
-    while len(rows) >= _FEW_RUNS:
-        start[rows] += 1
-        rows = rows[(start[rows] < stop[rows]) & _SPACE[buf[np.minimum(start[rows], last)]]]
-    for i in rows.tolist():
-        run = buf[start[i] : stop[i]].tobytes()
-        start[i] += len(run) - len(run.lstrip(_SPACE_BYTES))
-    rows = np.flatnonzero((stop > start) & _SPACE[buf[np.maximum(stop - 1, 0)]])
-    while len(rows) >= _FEW_RUNS:
-        stop[rows] -= 1
-        rows = rows[(stop[rows] > start[rows]) & _SPACE[buf[np.maximum(stop[rows] - 1, 0)]]]
-    for i in rows.tolist():
-        run = buf[start[i] : stop[i]].tobytes()
-        stop[i] -= len(run) - len(run.rstrip(_SPACE_BYTES))
-    return start, stop
-
-
 def _no_strip(buf: np.ndarray, start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_strip` of a buffer without whitespace."""
+    """:func:`strip_runs` of a buffer without whitespace."""
     return start, stop
 
 
@@ -547,8 +368,8 @@ def _unquote_row(line: bytes) -> tuple[int, object]:
         entity, ip = fields  # type: ignore[misc]
     else:
         quoted_entity, entity, quoted_ip, ip = match.groups()
-        entity = (entity if quoted_entity is None else quoted_entity.replace(b'""', b'"')).strip(_SPACE_BYTES)
-        ip = (ip if quoted_ip is None else quoted_ip.replace(b'""', b'"')).strip(_SPACE_BYTES)
+        entity = (entity if quoted_entity is None else quoted_entity.replace(b'""', b'"')).strip(SPACE_BYTES)
+        ip = (ip if quoted_ip is None else quoted_ip.replace(b'""', b'"')).strip(SPACE_BYTES)
     bad_char = _CONTROL_TEXT.search(entity)
     if bad_char:
         return CONTROL_IN_ENTITY, {"char": f"{bad_char.group()[0]:#04x}"}
@@ -574,7 +395,7 @@ def _split_quoted(line: bytes) -> tuple[int, object]:
         if plain is not None and plain.startswith(b'"'):
             return BAD_QUOTE, {}
         value = quoted.replace(b'""', b'"') if plain is None else plain
-        fields.append(value.strip(_SPACE_BYTES))
+        fields.append(value.strip(SPACE_BYTES))
         pos = match.end()
         if pos >= len(line):
             break
@@ -617,7 +438,7 @@ def parse_csv_bytes(data: bytes, *, keep_text: bool = False) -> ParsedRows:
     line_stop = np.concatenate((newlines, [len(buf)])).astype(np.int64)
     # Whitespace to strip around lines and fields? Every byte <= 32 that is not a newline would be
     # one (or a control byte, which the full path handles): one pass instead of six gather loops.
-    strip = _strip if np.count_nonzero(buf <= 32) != len(newlines) else _no_strip
+    strip = strip_runs if np.count_nonzero(buf <= 32) != len(newlines) else _no_strip
     line_start, line_stop = strip(buf, line_start, line_stop)
     nonblank = np.flatnonzero(line_stop > line_start)
     line_no = nonblank + 1
@@ -656,7 +477,7 @@ def parse_csv_bytes(data: bytes, *, keep_text: bool = False) -> ParsedRows:
     ent_start, ent_stop = strip(buf, line_start, comma)
     ip_start, ip_stop = strip(buf, np.minimum(comma + 1, line_stop), line_stop)
     # Control characters inside an entity (after stripping): found on the whole buffer at once.
-    control = np.flatnonzero(_CONTROL[buf]) if strip is _strip or (buf == 0x7F).any() else quotes[:0]
+    control = np.flatnonzero(_CONTROL[buf]) if strip is strip_runs or (buf == 0x7F).any() else quotes[:0]
     if len(control):
         row = np.searchsorted(line_start, control, side="right") - 1
         inside = (row >= 0) & (control >= ent_start[row]) & (control < ent_stop[row]) & ~quoted[row]
@@ -717,7 +538,7 @@ def parse_csv_bytes(data: bytes, *, keep_text: bool = False) -> ParsedRows:
     ip_lo = np.zeros(n, dtype=np.int64)
     g = np.flatnonzero(good)
     entity_hash[g] = _fnv1a(ebuf, ent_start[g], ent_stop[g])
-    ok, hi, lo = _parse_ip_runs(ebuf, ip_start[g], ip_stop[g])
+    ok, hi, lo = parse_ip_runs(ebuf, ip_start[g], ip_stop[g])
     ip_hi[g], ip_lo[g] = hi, lo
     bad_ip = g[~ok]
     error[bad_ip] = BAD_IP
@@ -847,7 +668,7 @@ def pairs_from_columns(
     entity_text = ["" if e is None else e for e in entities]
     ip_text = ["" if a is None else str(a) for a in ips]
     n = len(entity_text)
-    buf, start, stop = _concat(entity_text)
+    buf, start, stop = concat_runs(entity_text)
     ok, hi, lo = parse_ips(ip_text)
     error = np.zeros(n, dtype=np.int8)
     error[~ok] = BAD_IP
@@ -905,8 +726,3 @@ class _Collector:
         report.num_distinct_entities = len(sorted_unique(entity_hash))
         report.num_ipv6_rows = int((~is_ipv4(ip_hi, ip_lo)).sum())
         return Pairs(entity_hash, ip_hi, ip_lo, report)
-
-
-def is_ipv4(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    """Which (hi, lo) addresses are IPv4 (stored IPv4-mapped)."""
-    return (hi == 0) & ((lo >> 32) == 0xFFFF)

@@ -34,9 +34,10 @@ from typing import NamedTuple, cast
 
 import torch
 
+from ipinsights.addresses import random_ips
 from ipinsights.metrics import loss_and_accuracy
 from ipinsights.model import IPFeatures, IPInsightsNet, ip_features, ipv4_features, rows_gradient
-from ipinsights.sampling import Kernel, NegativeMix, nearby_ips, random_ips, shuffled_indices
+from ipinsights.sampling import Kernel, NegativeMix, nearby_ips, shuffled_indices
 
 __all__ = [
     "HAND_DERIVED_RULE",

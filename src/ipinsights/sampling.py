@@ -2,7 +2,7 @@
 
 Three kinds of negative, each a pure function of its inputs and a ``torch.Generator``:
 
-- **random** (:func:`random_ips`): a uniformly random address, the reference's
+- **random** (:func:`ipinsights.addresses.random_ips`): a uniformly random address, the reference's
   ``random_negative_sampling_rate``; easy, mostly far from anyone's networks.
 - **shuffled** (:func:`shuffled_indices`): another observed pair's address from the same batch,
   the reference's ``shuffled_negative_sampling_rate``; busy, real addresses.
@@ -23,45 +23,9 @@ from enum import StrEnum
 
 import torch
 
-from ipinsights.data import IPV4_MAPPED
+from ipinsights.addresses import IPV4_MAPPED, is_ipv4
 
-__all__ = ["NEARBY_MAX_SHIFT", "Kernel", "NegativeMix", "nearby_ips", "random_ips", "shuffled_indices"]
-
-_GLOBAL_UNICAST_TOP = 0x2 << 60  # 2000::/3, the IPv6 global unicast space
-_TOP61 = (1 << 61) - 1
-
-
-def random_ips(
-    shape: tuple[int, ...],
-    generator: torch.Generator,
-    *,
-    ipv6_share: float = 0.0,
-    device: torch.device | str = "cpu",
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Uniformly random addresses, as (hi, lo) int64 words of ``shape`` each.
-
-    IPv4: every octet uniform in 0..255 (the reference's random negatives). With
-    ``ipv6_share > 0`` that share of the draws is instead uniform in the IPv6 global unicast
-    space 2000::/3, so that a model trained on IPv6 rows also sees IPv6 negatives.
-
-    Args:
-        shape: Output shape, e.g. ``(batch, R)``.
-        generator: Source of randomness (its device is used).
-        ipv6_share: Probability that a draw is IPv6, in [0, 1].
-        device: Where to create the tensors.
-
-    Returns:
-        ``(hi, lo)``, two int64 tensors of ``shape``.
-    """
-    lo = torch.randint(0, 1 << 32, shape, generator=generator, device=device) | IPV4_MAPPED
-    hi = torch.zeros(shape, dtype=torch.int64, device=device)
-    if ipv6_share > 0:
-        is_v6 = torch.rand(shape, generator=generator, device=device) < ipv6_share
-        top = torch.randint(0, _TOP61, shape, generator=generator, device=device) | _GLOBAL_UNICAST_TOP
-        low = torch.randint(-(1 << 63), (1 << 63) - 1, shape, generator=generator, device=device)
-        hi = torch.where(is_v6, top, hi)
-        lo = torch.where(is_v6, low, lo)
-    return hi, lo
+__all__ = ["NEARBY_MAX_SHIFT", "Kernel", "NegativeMix", "nearby_ips", "shuffled_indices"]
 
 
 def shuffled_indices(
@@ -108,7 +72,7 @@ def nearby_ips(
     n, device = len(hi), hi.device
     shift = torch.randint(1, max_shift + 1, (n,), generator=generator, device=device)
     shift = torch.where(torch.rand(n, generator=generator, device=device) < 0.5, shift, -shift)
-    is_v4 = (hi == 0) & ((lo >> 32) == (IPV4_MAPPED >> 32))
+    is_v4 = is_ipv4(hi, lo)
     v4 = lo & _MASK32
     second = (((v4 >> 16) & 0xFF) + shift) % 256
     low16 = torch.randint(0, 1 << 16, (n,), generator=generator, device=device)
@@ -150,7 +114,7 @@ class NegativeMix:
         kernel: The :class:`Kernel` of the steps.
         ipv4_only: Every address a step scores is IPv4 (the data's and the negatives'): the
             encoder can use IPv4-only features; required by the hand-derived kernels.
-        ipv6_share: Share of the random negatives drawn from IPv6 (see :func:`random_ips`).
+        ipv6_share: Share of the random negatives drawn from IPv6 (see :func:`ipinsights.addresses.random_ips`).
 
     Raises:
         ValueError: A count is negative, or the kernel does not support the mix (block

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import torch
 
+from ipinsights.addresses import random_ips
 from ipinsights.config import HyperParameters
 from ipinsights.errors import TrainingDivergedError
 from ipinsights.kernels import choose_mix, draw_candidates, split_batch, step_gradients
@@ -36,7 +37,7 @@ from ipinsights.metrics import (
 )
 from ipinsights.model import IPInsightsNet
 from ipinsights.optim import LazyAdam
-from ipinsights.sampling import nearby_ips, random_ips
+from ipinsights.sampling import nearby_ips
 
 if TYPE_CHECKING:  # pragma: no cover
     from ipinsights.distributed import DataParallel
@@ -290,7 +291,7 @@ def train_network(
         callbacks: Called after each epoch with (completed epochs, metrics); True stops.
         log: Where the metric lines go (``None``: nowhere; only the first worker writes).
         host: The ``host=`` field of the metric lines.
-        ipv6_share: Share of random negatives drawn from IPv6 (see :func:`random_ips`).
+        ipv6_share: Share of random negatives drawn from IPv6 (see :func:`ipinsights.addresses.random_ips`).
         progress: Show a progress bar when stderr is a terminal.
         data_parallel: This process's place among data-parallel workers, or ``None``.
 
