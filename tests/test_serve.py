@@ -748,7 +748,7 @@ def test_hardening_11_a_bad_timeout_or_connection_limit_is_one_line_naming_the_o
 
 
 def test_workers_auto_is_one_per_usable_core_and_anything_else_must_be_a_number():
-    from ipinsights.serve import _workers
+    from ipinsights.serve._command import _workers
 
     assert _workers("auto") == len(os.sched_getaffinity(0)) and _workers("3") == 3
     result = subprocess.run(
