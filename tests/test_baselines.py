@@ -6,7 +6,7 @@ import pytest
 
 from ipinsights import ConfigError
 from ipinsights.lab.baselines import BackoffBaseline, NewIPBaseline, PrefixCountBaseline, default_baselines
-from ipinsights.lab.generate import RangeTable
+from ipinsights.lab.ranges import RangeTable
 
 
 def frame(rows):
@@ -144,7 +144,7 @@ def test_baselines_check_their_arguments_and_say_how_to_use_them():
         PrefixCountBaseline(8)
     with pytest.raises(ConfigError, match=r"not fitted yet; call fit\(train\) first"):
         NewIPBaseline().score(TRAIN)
-    with pytest.raises(ConfigError, match=r"ranges must be an ipinsights\.lab\.generate\.RangeTable or None"):
+    with pytest.raises(ConfigError, match=r"ranges must be an ipinsights\.lab\.RangeTable or None"):
         BackoffBaseline(ranges="asn.tsv")
 
 

@@ -94,7 +94,7 @@ def test_other_users_attacks_take_an_address_another_user_logged_in_from(logs):
 
 
 def test_random_attacks_are_ipv4_and_random_ranges_lie_in_the_builtin_table(logs):
-    from ipinsights.lab.generate import RangeTable
+    from ipinsights.lab.ranges import RangeTable
 
     _, _, train, normal = logs
     sets = make_log_attacks(train, normal, 200, seed=5, names=["random_range", "random_ipv4"])

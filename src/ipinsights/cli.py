@@ -371,7 +371,7 @@ def _check_output(path: Path) -> None:
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
-    from ipinsights.lab.generate import add_generate_arguments, run_generate
+    from ipinsights.lab.datasets import add_generate_arguments, run_generate
 
     p = sub.add_parser(
         "generate",

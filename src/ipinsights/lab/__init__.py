@@ -3,13 +3,18 @@
 Nothing here is needed to train or score; the lab answers "does the model catch attacks better
 than simple rules?" on data whose ground truth is known. Its modules, in pipeline order:
 
-* ``generate``: the built-in IPv4 → ASN range table (``data/asn_ipv4.npz`` beside this file,
-  with its licences), the login simulator, the time splits, the synthetic attack sets and the
-  ``ipinsights generate`` command;
+* ``ranges``: the IPv4 → ASN range table (``RangeTable``; the built-in one is
+  ``data/asn_ipv4.npz`` beside this file, with its licences) and its file readers;
+* ``simulate``: the login simulator, the public example's generative model (``generate_logins``);
+* ``attacks``: synthetic attack sets built from the training logins (``ATTACKS``, ``make_attacks``);
+* ``datasets``: time splits and the files on disk (``write_dataset``), ``ipinsights generate``;
 * ``log_attacks``: attack sets drawn from the user's own logs instead of a generator;
 * ``baselines``: training-free scorers (new IP, prefix counts, hierarchical back-off);
-* ``evaluation``: the model and the baselines on the same normal and attack pairs → ``Report``;
-* ``demo``: ``ipinsights demo``, generate → train → evaluate → report on built-in data.
+* ``evaluation``: the model and the baselines scored on the same normal and attack pairs;
+* ``report``: their ROC AUCs and operating points, verdicts, thresholds, plots (``Report``);
+* ``demo``: ``ipinsights demo``, generate → train → evaluate → report on built-in data;
+* ``_text``: the byte-string columns the generator formats, parses and writes without a
+  Python object per row.
 
 The public names are re-exported here and loaded on first use (PEP 562 ``__getattr__``), so
 ``import ipinsights.lab`` stays light: pandas and PyTorch load with the module that needs them.
@@ -21,6 +26,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ipinsights.lab.attacks import (
+        ATTACKS,
+        make_attacks,
+        nearby_ranges_attack,
+        other_users_attack,
+        random_ipv4_attack,
+        random_range_attack,
+        write_attacks,
+    )
     from ipinsights.lab.baselines import (
         BackoffBaseline,
         NewIPBaseline,
@@ -28,64 +42,52 @@ if TYPE_CHECKING:  # pragma: no cover
         Scorer,
         default_baselines,
     )
+    from ipinsights.lab.datasets import split_by_time, write_dataset
     from ipinsights.lab.demo import DemoSettings, run_demo
-    from ipinsights.lab.evaluation import (
+    from ipinsights.lab.evaluation import evaluate, evaluate_logs
+    from ipinsights.lab.log_attacks import LOG_ATTACKS, LogAttack, make_log_attacks
+    from ipinsights.lab.ranges import ATTRIBUTION, RangeTable
+    from ipinsights.lab.report import (
         AttackResult,
         OperatingPoint,
         Report,
         ScorerResult,
         Verdict,
-        evaluate,
-        evaluate_logs,
         operating_point,
     )
-    from ipinsights.lab.generate import (
-        ATTACKS,
-        ATTRIBUTION,
-        RangeTable,
-        generate_logins,
-        make_attacks,
-        nearby_ranges_attack,
-        other_users_attack,
-        random_ipv4_attack,
-        random_range_attack,
-        split_by_time,
-        write_attacks,
-        write_dataset,
-    )
-    from ipinsights.lab.log_attacks import LOG_ATTACKS, LogAttack, make_log_attacks
+    from ipinsights.lab.simulate import generate_logins
 
 _LAZY = {
+    "ATTRIBUTION": "ipinsights.lab.ranges",
+    "RangeTable": "ipinsights.lab.ranges",
+    "generate_logins": "ipinsights.lab.simulate",
+    "ATTACKS": "ipinsights.lab.attacks",
+    "make_attacks": "ipinsights.lab.attacks",
+    "nearby_ranges_attack": "ipinsights.lab.attacks",
+    "other_users_attack": "ipinsights.lab.attacks",
+    "random_ipv4_attack": "ipinsights.lab.attacks",
+    "random_range_attack": "ipinsights.lab.attacks",
+    "write_attacks": "ipinsights.lab.attacks",
+    "split_by_time": "ipinsights.lab.datasets",
+    "write_dataset": "ipinsights.lab.datasets",
+    "LOG_ATTACKS": "ipinsights.lab.log_attacks",
+    "LogAttack": "ipinsights.lab.log_attacks",
+    "make_log_attacks": "ipinsights.lab.log_attacks",
     "BackoffBaseline": "ipinsights.lab.baselines",
     "NewIPBaseline": "ipinsights.lab.baselines",
     "PrefixCountBaseline": "ipinsights.lab.baselines",
     "Scorer": "ipinsights.lab.baselines",
     "default_baselines": "ipinsights.lab.baselines",
-    "DemoSettings": "ipinsights.lab.demo",
-    "run_demo": "ipinsights.lab.demo",
-    "AttackResult": "ipinsights.lab.evaluation",
-    "OperatingPoint": "ipinsights.lab.evaluation",
-    "Report": "ipinsights.lab.evaluation",
-    "ScorerResult": "ipinsights.lab.evaluation",
-    "Verdict": "ipinsights.lab.evaluation",
     "evaluate": "ipinsights.lab.evaluation",
     "evaluate_logs": "ipinsights.lab.evaluation",
-    "operating_point": "ipinsights.lab.evaluation",
-    "ATTACKS": "ipinsights.lab.generate",
-    "ATTRIBUTION": "ipinsights.lab.generate",
-    "RangeTable": "ipinsights.lab.generate",
-    "generate_logins": "ipinsights.lab.generate",
-    "make_attacks": "ipinsights.lab.generate",
-    "nearby_ranges_attack": "ipinsights.lab.generate",
-    "other_users_attack": "ipinsights.lab.generate",
-    "random_ipv4_attack": "ipinsights.lab.generate",
-    "random_range_attack": "ipinsights.lab.generate",
-    "split_by_time": "ipinsights.lab.generate",
-    "write_attacks": "ipinsights.lab.generate",
-    "write_dataset": "ipinsights.lab.generate",
-    "LOG_ATTACKS": "ipinsights.lab.log_attacks",
-    "LogAttack": "ipinsights.lab.log_attacks",
-    "make_log_attacks": "ipinsights.lab.log_attacks",
+    "AttackResult": "ipinsights.lab.report",
+    "OperatingPoint": "ipinsights.lab.report",
+    "Report": "ipinsights.lab.report",
+    "ScorerResult": "ipinsights.lab.report",
+    "Verdict": "ipinsights.lab.report",
+    "operating_point": "ipinsights.lab.report",
+    "DemoSettings": "ipinsights.lab.demo",
+    "run_demo": "ipinsights.lab.demo",
 }
 
 __all__ = [

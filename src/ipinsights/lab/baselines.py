@@ -361,7 +361,7 @@ class BackoffBaseline(_Fitted):
     gets the population's ``g`` alone. Same IP < same /24 < same /16 < unrelated, in anomaly.
 
     Args:
-        ranges: A :class:`ipinsights.lab.generate.RangeTable` for the ASN level, or ``None`` (/8).
+        ranges: A :class:`ipinsights.lab.RangeTable` for the ASN level, or ``None`` (/8).
         likelihood_ratio: Score ``log g(ip) - log p_u(ip)`` instead, where ``g(ip)`` is the
             population's probability down the same chain: Freeman et al.'s ratio, which treats
             an address many users share as likely for an attacker too.
@@ -396,7 +396,7 @@ class BackoffBaseline(_Fitted):
             for attribute in ("begin", "end", "asn", "row_of"):
                 if not hasattr(ranges, attribute):
                     raise ConfigError(
-                        f"ranges must be an ipinsights.lab.generate.RangeTable or None, got {type(ranges).__name__}"
+                        f"ranges must be an ipinsights.lab.RangeTable or None, got {type(ranges).__name__}"
                     )
             asn_codes, asn_index = np.unique(np.asarray(ranges.asn, dtype=np.int64), return_inverse=True)
             self._asns = asn_codes

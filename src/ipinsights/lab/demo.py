@@ -1,7 +1,7 @@
 """``ipinsights demo``: the whole story on built-in data, in a few minutes on a laptop.
 
 1. **Generate** a few thousand users' logins over ten days with the public example's generative
-   model and the built-in IPv4 → ASN range table (:func:`ipinsights.lab.generate.write_dataset`):
+   model and the built-in IPv4 → ASN range table (:func:`ipinsights.lab.datasets.write_dataset`):
    train (7 days), validation (1 day), test (2 days), and the four attack sets.
 2. **Train** IP Insights on the first week with the example's hyperparameters.
 3. **Evaluate** the model and the training-free baselines on the test logins (normal) against
@@ -103,7 +103,7 @@ def _commands(settings: DemoSettings, out: Path) -> list[str]:
     data, model = out / "data", out / "model"
     q = shlex.quote
     hp = " ".join(f"--hp {k}={v}" for k, v in settings.hyperparameters().items())
-    from ipinsights.lab.generate import ATTACKS
+    from ipinsights.lab.attacks import ATTACKS
 
     attacks = " ".join(f"--attack {name}={q(str(data / f'attack_{name}.csv'))}" for name in ATTACKS)
     return [
@@ -118,7 +118,7 @@ def _commands(settings: DemoSettings, out: Path) -> list[str]:
 
 def _notes(report: Any) -> list[str]:
     """One honest sentence per attack set: the model against the best baseline."""
-    from ipinsights.lab.evaluation import MODEL
+    from ipinsights.lab.report import MODEL
 
     notes = []
     for attack in report.attacks:
@@ -245,8 +245,10 @@ def run_demo(
 
     from ipinsights.config import HyperParameters
     from ipinsights.estimator import IPInsights
+    from ipinsights.lab.attacks import ATTACKS
+    from ipinsights.lab.datasets import write_dataset
     from ipinsights.lab.evaluation import evaluate
-    from ipinsights.lab.generate import ATTACKS, ATTRIBUTION, RangeTable, write_dataset
+    from ipinsights.lab.ranges import ATTRIBUTION, RangeTable
 
     settings = settings if settings is not None else DemoSettings()
     if console is None:

@@ -189,7 +189,7 @@ def _random(
     if name == "random_ipv4":
         address = rng.integers(0, 1 << 32, size=n, dtype=np.uint64)
     else:
-        from ipinsights.lab.generate import RangeTable
+        from ipinsights.lab.ranges import RangeTable
 
         table = RangeTable.builtin()
         row = rng.integers(len(table), size=n)
