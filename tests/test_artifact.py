@@ -9,6 +9,7 @@ import torch
 from conftest import SMALL_HP
 
 from ipinsights import ArtifactError, IPInsights
+from ipinsights.addresses import ENCODER_LEVELS
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,24 @@ def test_the_description_records_provenance(saved):
     assert meta["training_data"]["rows"] == 2400 and meta["training_data"]["distinct_entities"] == 60
     assert "FNV-1a" in meta["hash_scheme"]["entity"]
     assert "validation:discriminator_auc" in meta["metrics"]
+
+
+def test_the_recorded_prefix_levels_are_the_encoders_table(saved):
+    _, out = saved
+    scheme = json.loads((out / "model.json").read_text())["hash_scheme"]
+    assert scheme["ip_levels_ipv4"] == [level.ipv4_bits for level in ENCODER_LEVELS] == [8, 16, 24, 32]
+    assert scheme["ip_levels_ipv6"] == [level.ipv6_bits for level in ENCODER_LEVELS] == [32, 48, 56, 64]
+
+
+def test_an_artifact_that_recorded_the_old_wrong_ipv6_levels_still_loads_and_scores_the_same(saved, tmp_path):
+    model, out = saved
+    old = tmp_path / "m"
+    old.mkdir()
+    meta = json.loads((out / "model.json").read_text())
+    meta["hash_scheme"]["ip_levels_ipv6"] = [16, 32, 48, 64]  # what every artifact recorded before issue #12
+    (old / "model.json").write_text(json.dumps(meta))
+    (old / "model.safetensors").write_bytes((out / "model.safetensors").read_bytes())
+    assert np.array_equal(IPInsights.load(old).score(*PROBE), model.score(*PROBE))
 
 
 def test_a_truncated_weights_file_is_reported(saved, tmp_path):

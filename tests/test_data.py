@@ -7,46 +7,14 @@ import numpy as np
 import pytest
 
 from ipinsights import DataError
+from ipinsights.addresses import format_ips, parse_ips
 from ipinsights.data import (
-    IPV4_MAPPED,
     entity_rows,
-    format_ips,
     hash_entities,
     pairs_from_columns,
     parse_csv_bytes,
-    parse_ips,
     read_pairs,
 )
-
-
-def test_ipv4_addresses_parse_to_their_ipv4_mapped_words():
-    ok, hi, lo = parse_ips(["0.0.0.0", "1.2.3.4", "255.255.255.255", " 10.0.0.1 "])
-    assert ok.all()
-    assert hi.tolist() == [0, 0, 0, 0]
-    assert lo.tolist() == [IPV4_MAPPED, IPV4_MAPPED | 0x01020304, IPV4_MAPPED | 0xFFFFFFFF, IPV4_MAPPED | 0x0A000001]
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["256.1.1.1", "1.2.3", "1.2.3.4.5", "1..2.3", "1.2.3.04", "01.2.3.4", "1.2.3.4a", "a.b.c.d", "", "1.2.3.-4", "1234.1.1.1", "1.2.3.4/24"],
-)
-def test_malformed_ipv4_text_is_rejected(text):
-    ok, _, _ = parse_ips([text])
-    assert not ok[0]
-
-
-def test_ipv6_addresses_parse_in_every_text_form_and_ipv4_mapped_ones_equal_ipv4():
-    ok, hi, lo = parse_ips(["2001:db8::1", "2001:0DB8:0000:0000:0000:0000:0000:0001", "::ffff:1.2.3.4", "1.2.3.4", "::1", "2001:db8:::1"])
-    assert ok.tolist() == [True, True, True, True, True, False]
-    assert (hi[0], lo[0]) == (hi[1], lo[1])
-    assert (hi[2], lo[2]) == (hi[3], lo[3])
-    assert format_ips(hi[:5], lo[:5]) == ["2001:db8::1", "2001:db8::1", "1.2.3.4", "1.2.3.4", "::1"]
-
-
-def test_ipv6_words_cover_addresses_with_the_top_bit_set():
-    ok, hi, lo = parse_ips(["ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"])
-    assert ok[0] and hi[0] == -1 and lo[0] == -1
-    assert format_ips(hi, lo) == ["ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"]
 
 
 def test_the_entity_hash_is_64_bit_fnv1a_of_the_stripped_utf8_bytes():

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from ipinsights.data import hash_entities, parse_ips
+from ipinsights.addresses import parse_ips
+from ipinsights.data import hash_entities
 from ipinsights.history import DEFAULT_FEATURES, FEATURES, EntityHistory, HistoryScore
 
 

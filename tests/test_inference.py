@@ -12,7 +12,8 @@ import pytest
 from conftest import make_logins, write_csv
 
 from ipinsights import IPInsights, cli
-from ipinsights.data import hash_entities, parse_ips
+from ipinsights.addresses import parse_ips
+from ipinsights.data import hash_entities
 from ipinsights.inference import (
     MediaType,
     NotAcceptableError,

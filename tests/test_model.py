@@ -1,6 +1,6 @@
 import torch
 
-from ipinsights.data import parse_ips
+from ipinsights.addresses import ENCODER_LEVELS, parse_ips
 from ipinsights.model import DESIGNS, LEVEL_BUCKETS, IPInsightsNet, ip_features, ipv4_features, table_rows
 
 
@@ -35,6 +35,24 @@ def test_addresses_sharing_a_prefix_share_that_level_and_levels_stay_in_their_ta
     assert f.levels[2, 0] == f.levels[5, 0] and f.levels[2, 1] != f.levels[5, 1]  # same /32, different /48
     for level, buckets in enumerate(LEVEL_BUCKETS):
         assert (f.levels[:, level] >= 0).all() and (f.levels[:, level] < buckets).all()
+
+
+def test_each_level_indexes_the_prefix_that_the_level_table_names_in_both_families():
+    import ipaddress
+
+    bases = {4: ipaddress.ip_address("203.0.113.77"), 6: ipaddress.ip_address("2001:db8:abcd:1234:5678:9abc:def0:1234")}
+    for k, level in enumerate(ENCODER_LEVELS):
+        for family, base in bases.items():
+            total = 32 if family == 4 else 128
+            bits = level.ipv4_bits if family == 4 else level.ipv6_bits
+            # Flipping any bit below the prefix keeps the row; flipping the prefix's last bit (or, for
+            # the hashed levels, any one of its last 8 bits) moves it.
+            inside = [base.__class__(int(base) ^ (1 << i)) for i in range(total - bits)]
+            outside = [base.__class__(int(base) ^ (1 << (total - bits + i))) for i in range(8)]
+            f = features([str(a) for a in [base, *inside, *outside]])
+            rows = f.levels[:, k].tolist()
+            assert set(rows[: 1 + len(inside)]) == {rows[0]}, (level, family)
+            assert rows[0] not in rows[1 + len(inside) :], (level, family)
 
 
 def test_bit_features_make_every_ipv4_address_distinct():

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ipinsights.data import hash_entities, parse_ips
+from ipinsights.addresses import parse_ips
+from ipinsights.data import hash_entities
 from ipinsights.errors import ConfigError, DataError, MissingExtraError
 from ipinsights.readers import read_log, read_log_columns
 

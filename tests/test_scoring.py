@@ -8,7 +8,8 @@ import torch
 from conftest import SMALL_HP
 
 from ipinsights import IPInsights
-from ipinsights.data import entity_rows, hash_entities, parse_ips
+from ipinsights.addresses import parse_ips
+from ipinsights.data import entity_rows, hash_entities
 from ipinsights.model import IPInsightsNet
 from ipinsights.scoring import Scorer
 

@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ipinsights import IPInsights, cli
-from ipinsights.data import hash_entities, parse_ips
+from ipinsights.addresses import parse_ips
+from ipinsights.data import hash_entities
 
 CLI = "import sys; from ipinsights import cli; sys.exit(cli.main(sys.argv[1:]))"
 VECTOR_DIM = 8

@@ -30,6 +30,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from ipinsights.addresses import ENCODER_LEVELS
 from ipinsights.config import HyperParameters
 from ipinsights.errors import ArtifactError
 from ipinsights.model import DESIGNS, LEVEL_BUCKETS, IPInsightsNet, available_memory_bytes
@@ -42,11 +43,15 @@ WEIGHTS = "model.safetensors"
 META = "model.json"
 _KNOWN = "known_entity_hashes"
 
+#: How entities and addresses map to table rows, recorded in ``model.json`` for a reader of the
+#: artifact; loading does not compare it (the format version does that job), so artifacts that
+#: recorded the wrong IPv6 levels [16, 32, 48, 64] before they were generated from
+#: ``ENCODER_LEVELS`` still load.
 HASH_SCHEME = {
     "entity": "FNV-1a 64-bit over the UTF-8 bytes of the entity with surrounding whitespace removed",
     "entity_row": "hash mod num_entity_vectors",
-    "ip_levels_ipv4": [8, 16, 24, 32],
-    "ip_levels_ipv6": [16, 32, 48, 64],
+    "ip_levels_ipv4": [level.ipv4_bits for level in ENCODER_LEVELS],
+    "ip_levels_ipv6": [level.ipv6_bits for level in ENCODER_LEVELS],
     "ip_level_buckets": list(LEVEL_BUCKETS),
 }
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 import ipinsights.distributed as distributed
+from ipinsights.addresses import parse_ips
 from ipinsights.artifact import load_artifact, save_artifact
 from ipinsights.config import HyperParameters
 from ipinsights.data import (
@@ -20,7 +21,6 @@ from ipinsights.data import (
     entity_rows,
     hash_entities,
     pairs_from_columns,
-    parse_ips,
     read_pairs,
     sorted_unique,
 )
@@ -324,7 +324,8 @@ class IPInsights:
             model has one and, with ``embeddings=True``, the entity and IP vectors.
 
         Example:
-            >>> from ipinsights.data import hash_entities, parse_ips
+            >>> from ipinsights.addresses import parse_ips
+            >>> from ipinsights.data import hash_entities
             >>> _, hi, lo = parse_ips(["10.0.0.1"])
             >>> model.score_hashed(hash_entities(["alice"]), hi, lo).dot_product  # doctest: +SKIP
             array([4.2], dtype=float32)

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ipinsights.addresses import NETWORK_LEVELS, is_ipv4, network
+
 __all__ = ["DEFAULT_FEATURES", "FEATURES", "EntityHistory", "HistoryScore", "expand"]
 
 #: The features of :class:`HistoryScore`, in the order of its weights.
@@ -54,10 +56,9 @@ FEATURES = (
 #: candidate and not adopted (``docs/design.md``, "Back-off features").
 DEFAULT_FEATURES = FEATURES[: FEATURES.index("log_p_backoff")]
 
-_IPV4_TAG = 0xFFFF
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-#: Bits kept per level: (IPv4, IPv6) for the address, /24, /16, /8.
-_LEVEL_BITS = {"ip": (32, 128), "24": (24, 64), "16": (16, 48), "8": (8, 32)}
+#: The levels by name: the address, /24, /16, /8 (IPv6: the address, /64, /48, /32).
+_LEVELS = {level.name: level for level in NETWORK_LEVELS}
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -67,19 +68,6 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def _network(hi: np.ndarray, lo: np.ndarray, level: str) -> tuple[np.ndarray, np.ndarray]:
-    """The (hi, lo) words of each address's network at ``level`` (int64 in, uint64 out)."""
-    hi, lo = hi.astype(np.uint64), lo.astype(np.uint64)
-    v4_bits, v6_bits = _LEVEL_BITS[level]
-    is_v4 = (hi == 0) & ((lo >> np.uint64(32)) == _IPV4_TAG)
-    v4_lo = lo & ~np.uint64((1 << (32 - v4_bits)) - 1)
-    v6_hi = hi & ~np.uint64((1 << max(0, 64 - v6_bits)) - 1) if v6_bits < 64 else hi
-    v6_lo = lo & ~np.uint64((1 << (128 - v6_bits)) - 1) if v6_bits > 64 else np.zeros_like(lo)
-    if v6_bits == 128:
-        v6_lo = lo
-    return np.where(is_v4, hi, v6_hi), np.where(is_v4, v4_lo, v6_lo)
-
-
 def network_keys(entity_hash: np.ndarray | None, hi: np.ndarray, lo: np.ndarray, level: str) -> np.ndarray:
     """One uint64 key per (entity, network at ``level``), or per network when ``entity_hash`` is None.
 
@@ -87,7 +75,7 @@ def network_keys(entity_hash: np.ndarray | None, hi: np.ndarray, lo: np.ndarray,
 
     64-bit hashes: two distinct keys of a million-row history collide with odds of about 1e-8.
     """
-    net_hi, net_lo = _network(hi, lo, level)
+    net_hi, net_lo = network(hi, lo, _LEVELS[level])
     with np.errstate(over="ignore"):
         h = _mix(net_hi ^ np.uint64(len(level)))
         h = _mix(h ^ net_lo)
@@ -102,7 +90,7 @@ def _sixteens(entity_hash: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> tuple[
     IPv4 ``a.b.c.d``: the /8 ``a`` and the index ``b``; IPv6: the /32 and the third 16-bit group.
     """
     u_hi, u_lo = hi.astype(np.uint64), lo.astype(np.uint64)
-    is_v4 = (u_hi == 0) & ((u_lo >> np.uint64(32)) == _IPV4_TAG)
+    is_v4 = is_ipv4(u_hi, u_lo)
     index = np.where(is_v4, (u_lo >> np.uint64(16)) & np.uint64(0xFF), (u_hi >> np.uint64(16)) & np.uint64(0xFFFF))
     with np.errstate(over="ignore"):
         outer = network_keys(entity_hash, hi, lo, "8") & ~np.uint64(0xFFFF)
@@ -185,7 +173,8 @@ class EntityHistory:
     """Counts of the training logins: per entity at the address, /24 and /16; over all at /16 and /8.
 
     Example:
-        >>> from ipinsights.data import hash_entities, parse_ips
+        >>> from ipinsights.addresses import parse_ips
+        >>> from ipinsights.data import hash_entities
         >>> _, hi, lo = parse_ips(["10.1.2.3", "10.1.9.9", "10.7.0.1"])
         >>> history = EntityHistory.build(hash_entities(["a", "a", "b"]), hi, lo, backoff=True)
         >>> history.features(hash_entities(["a"]), hi[:1], lo[:1], np.zeros(1))[0, 3:].round(3).tolist()
@@ -231,8 +220,7 @@ class EntityHistory:
         if any(name not in self.tables for name in _BACKOFF_TABLES):
             nan = np.full(len(ip_hi), np.nan)
             return nan, nan
-        u_hi, u_lo = ip_hi.astype(np.uint64), ip_lo.astype(np.uint64)
-        is_v4 = (u_hi == 0) & ((u_lo >> np.uint64(32)) == _IPV4_TAG)
+        is_v4 = is_ipv4(ip_hi, ip_lo)
         mine = entity_counts  # ip, 24, 16, 8 and root (all the entity's logins)
         everybody = {lv: self.tables[f"busy_{lv}"](_parent_keys(None, ip_hi, ip_lo, lv)) for lv in (*_ENTITY_LEVELS, "root")}
         log_p, log_g = np.zeros(len(ip_hi)), np.zeros(len(ip_hi))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ipinsights.addresses import IPV4_MAPPED, parse_ips
 from ipinsights.data import (
     FNV_OFFSET,
     FNV_PRIME,
@@ -27,7 +28,6 @@ from ipinsights.data import (
     describe_bad_ip,
     hash_entities,
     parse_csv_bytes,
-    parse_ips,
 )
 from ipinsights.errors import NotAcceptableError, RequestError, UnsupportedMediaTypeError
 
@@ -234,7 +234,7 @@ def _parse_plain_rows(body: bytes) -> ParsedRequest | None:
             h = ((h ^ byte) * _FNV_PRIME) & _MASK64
         hashes.append(h)
         a, b, c, d = (int(x) for x in match.group(2).split(b"."))
-        lows.append((0xFFFF << 32) | (a << 24) | (b << 16) | (c << 8) | d)
+        lows.append(IPV4_MAPPED | (a << 24) | (b << 16) | (c << 8) | d)
     n = len(lines)
     return ParsedRequest(
         np.array(hashes, dtype=np.uint64),

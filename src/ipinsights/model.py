@@ -1,7 +1,7 @@
 """The IP Insights network: a hashed entity table, a prefix-structured IP encoder, a dot product.
 
 **IP encoder** (our design; the reference's is undocumented). An address is seen at up to four
-prefix levels: for IPv4 /8, /16, /24 and /32; for IPv6 /32, /48, /56 and /64 (the ISP, the
+prefix levels (``addresses.ENCODER_LEVELS``): for IPv4 /8, /16, /24 and /32; for IPv6 /32, /48, /56 and /64 (the ISP, the
 site, the subnet block and the subnet; the lower 64 bits are the interface identifier, random
 under privacy extensions, RFC 8981, so they carry no network identity). Each level used by the
 design has its own embedding table; IPv4 /8 and /16 index their tables exactly, everything else
@@ -24,6 +24,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ipinsights.addresses import ENCODER_LEVELS, is_ipv4
+
 __all__ = [
     "DESIGNS",
     "LEVEL_BUCKETS",
@@ -43,7 +45,9 @@ __all__ = [
 #: Rows of the four prefix tables. IPv4 /8 and /16 fit exactly (256 and 65,536 rows).
 LEVEL_BUCKETS = (1 << 12, 1 << 17, 1 << 17, 1 << 17)
 _NUM_BITS = 32 + 64 + 1  # IPv4 bits, IPv6 top-64 bits, is-IPv6 flag
-_V4_MAPPED_TAG = 0xFFFF
+#: Per-level tag bits XORed into the IPv6 prefixes of the first three levels before hashing,
+#: so that equal prefix values of different levels stay apart.
+_V6_TAGS = (1 << 40, 1 << 49, 1 << 57)
 # Odd 32-bit multipliers for multiplicative (Fibonacci) hashing, one per level.
 _HASH_MULT = (0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F)
 _MASK32 = 0xFFFF_FFFF
@@ -68,6 +72,18 @@ def _hash32(x: torch.Tensor, level: int, buckets: int) -> torch.Tensor:
     return ((x * _HASH_MULT[level]) & _MASK32) >> shift
 
 
+def _ipv4_prefixes(v4: torch.Tensor, num_levels: int = len(ENCODER_LEVELS)) -> list[torch.Tensor]:
+    """Table rows of the first ``num_levels`` IPv4 prefixes: exact where the table has a row for
+    every prefix (/8 and /16), hashed otherwise."""
+    columns = []
+    for k, level in enumerate(ENCODER_LEVELS[:num_levels]):
+        prefix = v4 >> (32 - level.ipv4_bits)
+        columns.append(
+            prefix if 1 << level.ipv4_bits <= LEVEL_BUCKETS[k] else _hash32(prefix, k, LEVEL_BUCKETS[k])
+        )
+    return columns
+
+
 # Each byte value's 8 bits, most significant first, as -1.0 / +1.0 (the sign features of the bits).
 _BYTE_SIGNS = ((torch.arange(256)[:, None] >> torch.arange(7, -1, -1)) & 1).float() * 2 - 1  # (256, 8)
 
@@ -81,21 +97,20 @@ def ip_features(hi: torch.Tensor, lo: torch.Tensor) -> IPFeatures:
     Returns:
         :class:`IPFeatures` with ``levels`` (n, 4) and ``bits`` (n, 97).
     """
-    is_v4 = (hi == 0) & ((lo >> 32) == _V4_MAPPED_TAG)
+    is_v4 = is_ipv4(hi, lo)
     v4 = lo & _MASK32
-    # IPv6 network prefixes of 32, 48, 56 and 64 bits (arithmetic shifts; the sign is harmless
-    # for hashing, and a per-level tag bit keeps equal prefixes of different levels apart).
-    p32, p48, p56 = (hi >> 32) & _MASK32, (hi >> 16) & 0xFFFF_FFFF_FFFF, (hi >> 8) & 0xFF_FFFF_FFFF_FFFF
+    # The IPv6 network prefixes of the first three levels (arithmetic shifts; the sign is harmless
+    # for hashing) with their tag bits; the last level, /64, is the whole high word.
+    v6 = [
+        ((hi >> (64 - lv.ipv6_bits)) & ((1 << lv.ipv6_bits) - 1)) ^ tag
+        for lv, tag in zip(ENCODER_LEVELS[:3], _V6_TAGS, strict=True)
+    ]
+    v6.append(hi ^ (hi >> 29))
+    v4_prefixes = _ipv4_prefixes(v4)
     levels = torch.stack(
         [
-            torch.where(is_v4, v4 >> 24, _hash32(p32 ^ (1 << 40), 0, LEVEL_BUCKETS[0])),
-            torch.where(is_v4, v4 >> 16, _hash32(p48 ^ (1 << 49), 1, LEVEL_BUCKETS[1])),
-            torch.where(
-                is_v4, _hash32(v4 >> 8, 2, LEVEL_BUCKETS[2]), _hash32(p56 ^ (1 << 57), 2, LEVEL_BUCKETS[2])
-            ),
-            torch.where(
-                is_v4, _hash32(v4, 3, LEVEL_BUCKETS[3]), _hash32(hi ^ (hi >> 29), 3, LEVEL_BUCKETS[3])
-            ),
+            torch.where(is_v4, v4_prefixes[k], _hash32(v6[k], k, LEVEL_BUCKETS[k]))
+            for k in range(len(ENCODER_LEVELS))
         ],
         dim=1,
     )  # (n, 4)
@@ -132,8 +147,8 @@ def ipv4_features(lo: torch.Tensor, num_levels: int = 4) -> IPFeatures:
         :class:`IPFeatures` with ``levels`` (n, num_levels) and ``bits`` (n, 32).
     """
     v4 = lo & _MASK32
-    columns = [v4 >> 24, v4 >> 16, _hash32(v4 >> 8, 2, LEVEL_BUCKETS[2]), _hash32(v4, 3, LEVEL_BUCKETS[3])]
-    levels = torch.stack(columns[:num_levels], dim=1) if num_levels else v4.new_zeros(len(v4), 0)
+    columns = _ipv4_prefixes(v4, num_levels)
+    levels = torch.stack(columns, dim=1) if num_levels else v4.new_zeros(len(v4), 0)
     v4_bytes = torch.stack([(v4 >> s) & 0xFF for s in (24, 16, 8, 0)], dim=1)  # (n, 4)
     bits = _BYTE_SIGNS.to(lo.device).index_select(0, v4_bytes.view(-1)).view(-1, 32)  # (n, 32)
     return IPFeatures(levels, bits)

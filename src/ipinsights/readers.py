@@ -56,6 +56,7 @@ from typing import IO, Any, TextIO
 
 import numpy as np
 
+from ipinsights.addresses import is_ipv4, parse_ips
 from ipinsights.data import (
     BadRow,
     Pairs,
@@ -63,8 +64,6 @@ from ipinsights.data import (
     describe_bad_entity,
     describe_bad_ip,
     hash_entities,
-    is_ipv4,
-    parse_ips,
     read_pairs,
     sorted_unique,
 )

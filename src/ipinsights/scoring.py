@@ -29,7 +29,8 @@ from typing import NamedTuple, cast
 import numpy as np
 import torch
 
-from ipinsights.data import entity_rows, is_ipv4
+from ipinsights.addresses import is_ipv4
+from ipinsights.data import entity_rows
 from ipinsights.history import EntityHistory, HistoryScore
 from ipinsights.model import IPInsightsNet, ip_features
 

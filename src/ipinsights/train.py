@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import torch
 
-from ipinsights.addresses import random_ips
+from ipinsights.addresses import is_ipv4, random_ips
 from ipinsights.config import HyperParameters
 from ipinsights.errors import TrainingDivergedError
 from ipinsights.kernels import choose_mix, draw_candidates, split_batch, step_gradients
@@ -185,7 +185,7 @@ def _pair_keys(rows: torch.Tensor, hi: torch.Tensor, lo: torch.Tensor) -> torch.
 
 def _network16(hi: torch.Tensor, lo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Addresses cut to their /16 (IPv4) or /48 (IPv6)."""
-    is_v4 = (hi == 0) & ((lo >> 32) == 0xFFFF)
+    is_v4 = is_ipv4(hi, lo)
     return torch.where(is_v4, hi, hi & ~0xFFFF), torch.where(is_v4, lo & ~0xFFFF, torch.zeros_like(lo))
 
 
@@ -309,7 +309,7 @@ def train_network(
     sparse_opt = LazyAdam(net.sparse_parameters(), lr=hp.learning_rate, weight_decay=hp.weight_decay)
     dense_opt = _dense_adam(net.dense_parameters(), hp)
     params = [*net.sparse_parameters(), *net.dense_parameters()]
-    ipv4_data = not bool(((train.ip_hi != 0) | ((train.ip_lo >> 32) != 0xFFFF)).any())
+    ipv4_data = bool(is_ipv4(train.ip_hi, train.ip_lo).all())
     mix = choose_mix(
         net,
         hp.random_negative_sampling_rate,
