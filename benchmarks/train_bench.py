@@ -90,7 +90,8 @@ def _worker(spec: dict) -> None:
 
     torch.set_num_threads(spec["threads"])
     from ipinsights.config import HyperParameters
-    from ipinsights.data import entity_rows, read_pairs
+    from ipinsights.data import read_pairs
+    from ipinsights.entities import entity_rows
     from ipinsights.train import PairTensors, validation_auc
 
     hp = HyperParameters.from_mapping(

@@ -61,7 +61,7 @@ def test_an_untrained_model_says_so():
 
 def test_a_model_trained_with_validation_has_a_combined_score_that_survives_save_and_load(model, tmp_path):
     from ipinsights.addresses import parse_ips
-    from ipinsights.data import hash_entities
+    from ipinsights.entities import hash_entities
 
     _, hi, lo = parse_ips(["46.65.1.1", "200.1.1.1", "1.2.3.4"])
     entity = hash_entities(["user_5", "user_5", "mallory"])

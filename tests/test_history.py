@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from ipinsights.addresses import parse_ips
-from ipinsights.data import hash_entities
+from ipinsights.entities import hash_entities
 from ipinsights.history import DEFAULT_FEATURES, FEATURES, EntityHistory, HistoryScore
 
 

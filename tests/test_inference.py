@@ -13,7 +13,7 @@ from conftest import make_logins, write_csv
 
 from ipinsights import IPInsights, cli
 from ipinsights.addresses import parse_ips
-from ipinsights.data import hash_entities
+from ipinsights.entities import hash_entities
 from ipinsights.inference import (
     MediaType,
     NotAcceptableError,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from ipinsights.addresses import parse_ips
-from ipinsights.data import hash_entities
+from ipinsights.entities import hash_entities
 from ipinsights.errors import ConfigError, DataError, MissingExtraError
 from ipinsights.readers import read_log, read_log_columns
 

@@ -9,7 +9,7 @@ from conftest import SMALL_HP
 
 from ipinsights import IPInsights
 from ipinsights.addresses import parse_ips
-from ipinsights.data import entity_rows, hash_entities
+from ipinsights.entities import entity_rows, hash_entities
 from ipinsights.model import IPInsightsNet
 from ipinsights.scoring import Scorer
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from ipinsights import IPInsights, cli
 from ipinsights.addresses import parse_ips
-from ipinsights.data import hash_entities
+from ipinsights.entities import hash_entities
 
 CLI = "import sys; from ipinsights import cli; sys.exit(cli.main(sys.argv[1:]))"
 VECTOR_DIM = 8
@@ -749,7 +749,7 @@ def test_hardening_11_a_bad_timeout_or_connection_limit_is_one_line_naming_the_o
 
 
 def test_workers_auto_is_one_per_usable_core_and_anything_else_must_be_a_number():
-    from ipinsights.serve._command import _workers
+    from ipinsights.cli.serve import _workers
 
     assert _workers("auto") == len(os.sched_getaffinity(0)) and _workers("3") == 3
     result = subprocess.run(

@@ -18,15 +18,13 @@ from ipinsights.artifact import load_artifact, save_artifact
 from ipinsights.config import HyperParameters
 from ipinsights.data import (
     Pairs,
-    entity_rows,
-    hash_entities,
-    pairs_from_columns,
-    read_pairs,
     sorted_unique,
 )
+from ipinsights.entities import entity_rows, hash_entities
 from ipinsights.errors import ArtifactError, ConfigError, DataError, DeviceError, NotFittedError
 from ipinsights.history import EntityHistory, HistoryScore
 from ipinsights.model import DESIGNS, IPInsightsNet, check_training_memory
+from ipinsights.readers import as_pairs
 from ipinsights.scoring import Scorer, Scores
 from ipinsights.train import EpochCallback, PairTensors, ValidationSet, score_pairs, train_network
 
@@ -154,7 +152,7 @@ class IPInsights:
         out = sys.stdout if log is _STDOUT else log
         hp = self.hyperparameters
         read = functools.partial(
-            self._as_pairs, max_bad_fraction=max_bad_fraction, format=format, entity_field=entity_field, ip_field=ip_field
+            as_pairs, max_bad_fraction=max_bad_fraction, format=format, entity_field=entity_field, ip_field=ip_field
         )
         train_pairs = read(train, "train")
         val_pairs = read(validation, "validation") if validation is not None else None
@@ -229,37 +227,6 @@ class IPInsights:
             features.append(self.history.features(val_pairs.entity_hash, hi, lo, dot))
         return HistoryScore.fit(features[0], np.concatenate(features[1:]))
 
-    def _as_pairs(
-        self,
-        source: Any,
-        name: str,
-        max_bad_fraction: float,
-        *,
-        format: str = "csv",
-        entity_field: str | None = None,
-        ip_field: str | None = None,
-    ) -> Pairs:
-        if isinstance(source, str | os.PathLike) and (format != "csv" or entity_field or ip_field):
-            from ipinsights.readers import read_log
-
-            return read_log(
-                source, format, entity_field=entity_field, ip_field=ip_field, max_bad_fraction=max_bad_fraction
-            )
-        if isinstance(source, Pairs):
-            return source
-        if hasattr(source, "iloc") and hasattr(source, "columns"):
-            if source.shape[1] != 2:
-                raise DataError(
-                    f"{name}: a DataFrame needs exactly 2 columns (entity, ip), got {source.shape[1]}"
-                )
-            return pairs_from_columns(
-                source.iloc[:, 0].tolist(),
-                source.iloc[:, 1].tolist(),
-                source=f"{name} DataFrame",
-                max_bad_fraction=max_bad_fraction,
-            )
-        return read_pairs(source, max_bad_fraction=max_bad_fraction)
-
     def _tensors(self, pairs: Pairs) -> PairTensors:
         rows = entity_rows(pairs.entity_hash, self.hyperparameters.num_entity_vectors)
         return PairTensors(
@@ -325,7 +292,7 @@ class IPInsights:
 
         Example:
             >>> from ipinsights.addresses import parse_ips
-            >>> from ipinsights.data import hash_entities
+            >>> from ipinsights.entities import hash_entities
             >>> _, hi, lo = parse_ips(["10.0.0.1"])
             >>> model.score_hashed(hash_entities(["alice"]), hi, lo).dot_product  # doctest: +SKIP
             array([4.2], dtype=float32)

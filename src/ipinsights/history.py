@@ -174,7 +174,7 @@ class EntityHistory:
 
     Example:
         >>> from ipinsights.addresses import parse_ips
-        >>> from ipinsights.data import hash_entities
+        >>> from ipinsights.entities import hash_entities
         >>> _, hi, lo = parse_ips(["10.1.2.3", "10.1.9.9", "10.7.0.1"])
         >>> history = EntityHistory.build(hash_entities(["a", "a", "b"]), hi, lo, backoff=True)
         >>> history.features(hash_entities(["a"]), hi[:1], lo[:1], np.zeros(1))[0, 3:].round(3).tolist()

@@ -22,13 +22,11 @@ import numpy as np
 
 from ipinsights.addresses import IPV4_MAPPED, parse_ips
 from ipinsights.data import (
-    FNV_OFFSET,
-    FNV_PRIME,
     describe_bad_entity,
     describe_bad_ip,
-    hash_entities,
     parse_csv_bytes,
 )
+from ipinsights.entities import FNV_OFFSET, FNV_PRIME, hash_entities
 from ipinsights.errors import NotAcceptableError, RequestError, UnsupportedMediaTypeError
 
 __all__ = [

@@ -63,13 +63,14 @@ from ipinsights.data import (
     ReadReport,
     describe_bad_entity,
     describe_bad_ip,
-    hash_entities,
+    pairs_from_columns,
     read_pairs,
     sorted_unique,
 )
+from ipinsights.entities import hash_entities
 from ipinsights.errors import ConfigError, DataError, MissingExtraError
 
-__all__ = ["FORMATS", "LogColumns", "LogFormat", "read_log", "read_log_columns"]
+__all__ = ["FORMATS", "LogColumns", "LogFormat", "as_pairs", "read_log", "read_log_columns"]
 
 
 class LogFormat(StrEnum):
@@ -615,3 +616,71 @@ FORMAT_HELP = (
     "Failed ones), combined (nginx/Apache combined or common log: %%u and %%h), cloudtrail (AWS CloudTrail "
     "Records files, .json.gz), jsonl, csv-header, parquet (fields by --entity-field/--ip-field)"
 )
+
+
+def as_pairs(
+    source: Any,
+    name: str,
+    *,
+    format: str = "csv",
+    entity_field: str | None = None,
+    ip_field: str | None = None,
+    max_bad_fraction: float = 0.01,
+) -> Pairs:
+    """Logins in any form the API takes, as :class:`~ipinsights.data.Pairs`.
+
+    The one adapter behind ``IPInsights.fit``, the baselines and ``evaluate``, so that they
+    accept the same inputs with the same rules:
+
+    * :class:`~ipinsights.data.Pairs`: returned as they are;
+    * a pandas DataFrame: its columns ``entity`` and ``ip`` when it has both (other columns,
+      like a ``timestamp``, are ignored), else its two columns, entity first;
+    * a path (file, ``.gz`` file or directory) or ``"-"``: read with :func:`read_log` in
+      ``format`` (headerless ``entity,ip`` CSV by default);
+    * a binary stream: headerless ``entity,ip`` CSV (:func:`~ipinsights.data.read_pairs`).
+
+    Args:
+        source: The logins.
+        name: What they are (``"train"``, ``"normal"``, ...), for messages; a DataFrame's pairs
+            report ``"<name> DataFrame"`` as their source.
+        format, entity_field, ip_field: How to read a path (:func:`read_log`).
+        max_bad_fraction: Stop with :class:`DataError` if more than this share of rows is bad.
+
+    Raises:
+        DataError: An empty DataFrame or one without those columns, an unreadable input, too
+            many bad rows, or a ``source`` of another type.
+        ConfigError: An unknown format or a field option it does not take.
+
+    Example:
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"timestamp": [0, 1], "entity": ["alice", "bob"], "ip": ["10.0.0.1", "::1"]})
+        >>> pairs = as_pairs(frame, "train")
+        >>> len(pairs), pairs.report.source, pairs.report.num_ipv6_rows
+        (2, 'train DataFrame', 1)
+    """
+    if isinstance(source, Pairs):
+        return source
+    if hasattr(source, "iloc") and hasattr(source, "columns"):
+        if {"entity", "ip"} <= set(source.columns):
+            entity, ip = source["entity"], source["ip"]
+        elif source.shape[1] == 2:
+            entity, ip = source.iloc[:, 0], source.iloc[:, 1]
+        else:
+            raise DataError(
+                f"{name}: a DataFrame needs exactly 2 columns (entity, ip) or columns named entity and ip; "
+                f"got {list(source.columns)}"
+            )
+        if not len(source):
+            raise DataError(f"{name}: the DataFrame has 0 rows")
+        return pairs_from_columns(
+            entity.tolist(), ip.tolist(), source=f"{name} DataFrame", max_bad_fraction=max_bad_fraction
+        )
+    if isinstance(source, str | os.PathLike):
+        return read_log(
+            source, format, entity_field=entity_field, ip_field=ip_field, max_bad_fraction=max_bad_fraction
+        )
+    if hasattr(source, "read"):
+        return read_pairs(source, max_bad_fraction=max_bad_fraction)
+    raise DataError(
+        f"{name}: expected Pairs, a DataFrame (entity, ip), a path or a binary stream, got {type(source).__name__}"
+    )

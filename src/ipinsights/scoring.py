@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ipinsights.addresses import is_ipv4
-from ipinsights.data import entity_rows
+from ipinsights.entities import entity_rows
 from ipinsights.history import EntityHistory, HistoryScore
 from ipinsights.model import IPInsightsNet, ip_features
 
