@@ -16,7 +16,7 @@ import pytest
 from ipinsights.addresses import parse_ips
 from ipinsights.entities import hash_entities
 from ipinsights.errors import ConfigError, DataError, MissingExtraError
-from ipinsights.readers import read_log, read_log_columns
+from ipinsights.readers import as_pairs, read_log, read_log_columns
 
 AUTH_LOG = """\
 Mar  3 10:15:01 bastion sshd[1201]: Accepted publickey for alice from 203.0.113.7 port 52144 ssh2: ED25519 SHA256:7Jd0KkTe1AbCdEf
@@ -488,3 +488,42 @@ def test_fit_reads_a_log_format_from_paths(tmp_path):
     empty = _write(tmp_path / "empty.jsonl", "\n")
     with pytest.raises(DataError, match="no logins found in the jsonl input"):
         model.fit(empty, format="jsonl", log=None)
+
+
+# ---------------------------------------------------------------------------------------------
+# as_pairs: the one adapter of fit, the baselines and evaluate
+
+
+def test_as_pairs_takes_a_frames_entity_and_ip_columns_by_name_else_its_two_columns():
+    import pandas as pd
+
+    named = pd.DataFrame({"ip": ["10.0.0.1", "::1"], "timestamp": [0, 1], "entity": ["alice", "bob"]})
+    plain = pd.DataFrame({"user": ["alice", "bob"], "address": ["10.0.0.1", "::1"]})
+    by_name, by_position = as_pairs(named, "train"), as_pairs(plain, "train")
+    assert by_name.entity_hash.tolist() == by_position.entity_hash.tolist() == hash_entities(["alice", "bob"]).tolist()
+    assert by_name.ip_lo.tolist() == by_position.ip_lo.tolist() == parse_ips(["10.0.0.1", "::1"])[2].tolist()
+    assert by_name.report.source == "train DataFrame"
+    assert as_pairs(by_name, "train") is by_name
+
+
+@pytest.mark.parametrize(
+    ("columns", "rows", "message"),
+    [
+        (["user", "address", "extra"], 1, r"train: a DataFrame needs exactly 2 columns \(entity, ip\) or columns named"),
+        (["entity", "ip"], 0, "train: the DataFrame has 0 rows"),
+    ],
+)
+def test_as_pairs_refuses_a_frame_of_another_shape_or_without_rows(columns, rows, message):
+    import pandas as pd
+
+    frame = pd.DataFrame([["alice", "10.0.0.1", 1][: len(columns)]] * rows, columns=columns)
+    with pytest.raises(DataError, match=message):
+        as_pairs(frame, "train")
+
+
+def test_as_pairs_reads_paths_in_the_format_given_and_streams_as_csv(tmp_path):
+    log = _sshd_log(tmp_path / "auth.log", 20)
+    assert len(as_pairs(log, "train", format="sshd")) == 20
+    assert len(as_pairs(io.BytesIO(b"alice,10.0.0.1\n"), "train")) == 1
+    with pytest.raises(DataError, match="train: expected Pairs, a DataFrame .* got list"):
+        as_pairs([("alice", "10.0.0.1")], "train")
