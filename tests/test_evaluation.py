@@ -32,9 +32,9 @@ class FixedModel:
             return {"vector_dim": 4}
 
     def __init__(self, train):
-        from ipinsights.lab.baselines import _as_pairs
+        from ipinsights.readers import as_pairs
 
-        pairs = _as_pairs(train, "train")
+        pairs = as_pairs(train, "train")
         self.known = set(zip(pairs.entity_hash.tolist(), (pairs.ip_lo >> 16).tolist(), strict=True))
 
     def score_hashed(self, entity_hash, ip_hi, ip_lo):

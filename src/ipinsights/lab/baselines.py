@@ -35,8 +35,9 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from ipinsights.data import Pairs, is_ipv4, pairs_from_columns
+from ipinsights.data import Pairs, is_ipv4
 from ipinsights.errors import ConfigError, DataError, NotFittedError
+from ipinsights.readers import as_pairs
 
 __all__ = [
     "BackoffBaseline",
@@ -45,6 +46,10 @@ __all__ = [
     "Scorer",
     "default_baselines",
 ]
+
+#: The baselines score the pairs they are given: bad rows are reported and skipped, never fatal
+#: (``evaluate`` applies the bad-row limit when it reads files).
+_ALL_BAD_ROWS_SKIPPED = 1.0
 
 
 class Scorer(Protocol):
@@ -60,24 +65,6 @@ class Scorer(Protocol):
 
 # ---------------------------------------------------------------------------------------------
 # Inputs and exact key lookup
-
-
-def _as_pairs(source: Any, name: str) -> Pairs:
-    """A :class:`Pairs` from Pairs, or a DataFrame whose first two columns are entity and ip."""
-    if isinstance(source, Pairs):
-        return source
-    if hasattr(source, "iloc") and hasattr(source, "columns"):
-        if source.shape[1] < 2:
-            raise DataError(f"{name}: a DataFrame needs the columns entity, ip; got {list(source.columns)}")
-        columns = ["entity", "ip"] if {"entity", "ip"} <= set(source.columns) else list(source.columns[:2])
-        if not len(source):
-            raise DataError(f"{name}: the DataFrame has 0 rows")
-        return pairs_from_columns(
-            source[columns[0]].tolist(), source[columns[1]].tolist(), source=name, max_bad_fraction=1.0
-        )
-    raise DataError(
-        f"{name}: expected a DataFrame (entity, ip) or ipinsights.data.Pairs, got {type(source).__name__}"
-    )
 
 
 def _signed(entity_hash: np.ndarray) -> np.ndarray:
@@ -275,14 +262,14 @@ class NewIPBaseline(_Fitted):
         Raises:
             DataError: ``train`` is empty or not pairs.
         """
-        train = _as_pairs(train, "train")
+        train = as_pairs(train, "train", max_bad_fraction=_ALL_BAD_ROWS_SKIPPED)
         self._fit_users(train)
         self._level = _LevelCounts(self._train_user, _level_key(train.ip_hi, train.ip_lo, 32, 128, None))
         return self
 
     def score(self, pairs: Any) -> np.ndarray:
         """(n,) float64: 1.0 where the entity never used the IP in training, else 0.0."""
-        pairs = _as_pairs(pairs, "pairs")
+        pairs = as_pairs(pairs, "pairs", max_bad_fraction=_ALL_BAD_ROWS_SKIPPED)
         user = self._query_users(pairs)
         counts = self._level.counts(user, _level_key(pairs.ip_hi, pairs.ip_lo, 32, 128, None))
         return (counts == 0).astype(np.float64)
@@ -327,14 +314,14 @@ class PrefixCountBaseline(_Fitted):
         Raises:
             DataError: ``train`` is empty or not pairs.
         """
-        train = _as_pairs(train, "train")
+        train = as_pairs(train, "train", max_bad_fraction=_ALL_BAD_ROWS_SKIPPED)
         self._fit_users(train)
         self._level = _LevelCounts(self._train_user, self._key(train))
         return self
 
     def score(self, pairs: Any) -> np.ndarray:
         """(n,) float64: ``-count`` of the entity's training logins in the pair's network."""
-        pairs = _as_pairs(pairs, "pairs")
+        pairs = as_pairs(pairs, "pairs", max_bad_fraction=_ALL_BAD_ROWS_SKIPPED)
         return 0.0 - self._level.counts(self._query_users(pairs), self._key(pairs))  # 0.0, not -0.0
 
 
@@ -448,7 +435,7 @@ class BackoffBaseline(_Fitted):
         Raises:
             DataError: ``train`` is empty or not pairs.
         """
-        train = _as_pairs(train, "train")
+        train = as_pairs(train, "train", max_bad_fraction=_ALL_BAD_ROWS_SKIPPED)
         self._fit_users(train)
         self._vocabularies = [_Vocabulary(k) for k in self._keys(train)]
         # Each level's parent is the next coarser level; the top's parent is one root (code 0).
@@ -479,7 +466,7 @@ class BackoffBaseline(_Fitted):
 
     def score(self, pairs: Any) -> np.ndarray:
         """(n,) float64 ``-log p(ip | entity)`` (natural log; higher = more anomalous)."""
-        pairs = _as_pairs(pairs, "pairs")
+        pairs = as_pairs(pairs, "pairs", max_bad_fraction=_ALL_BAD_ROWS_SKIPPED)
         user = self._query_users(pairs)
         log_floors = self._log_floors(pairs, self._top(pairs))
         codes = [v.lookup(k) for v, k in zip(self._vocabularies, self._keys(pairs), strict=True)]

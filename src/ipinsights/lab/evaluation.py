@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from ipinsights.data import Pairs, read_pairs
+from ipinsights.data import Pairs
 from ipinsights.errors import ConfigError, DataError
-from ipinsights.lab.baselines import Scorer, _as_pairs, default_baselines
+from ipinsights.lab.baselines import Scorer, default_baselines
 from ipinsights.lab.report import (
     DEFAULT_FPRS,
     MODEL,
@@ -36,18 +36,21 @@ from ipinsights.lab.report import (
     ScorerResult,
     operating_point,
 )
+from ipinsights.readers import as_pairs
 from ipinsights.threads import THREADS_HELP, choose_threads, use_threads
 
 __all__ = ["add_evaluate_parser", "evaluate", "evaluate_logs"]
 
 
-def _load_pairs(source: Any, name: str) -> tuple[Pairs, str]:
-    """Pairs and a description of where they came from (a path, a DataFrame or Pairs)."""
-    if isinstance(source, str | os.PathLike):
-        return read_pairs(source, max_bad_fraction=0.01), str(source)
-    if isinstance(source, Pairs):
-        return source, source.report.source
-    return _as_pairs(source, name), f"{name} DataFrame"
+def _load_pairs(source: Any, name: str, **read: Any) -> tuple[Pairs, str]:
+    """Pairs and a description of where they came from (a path, a DataFrame or Pairs).
+
+    Files are held to the reader's 1 % bad-row limit; pairs in memory are the caller's, and
+    their bad rows are only reported, as the baselines do.
+    """
+    from_file = isinstance(source, str | os.PathLike)
+    pairs = as_pairs(source, name, max_bad_fraction=0.01 if from_file else 1.0, **read)
+    return pairs, str(source) if from_file else pairs.report.source
 
 
 def _load_ranges(ranges: Any) -> Any:
@@ -249,14 +252,10 @@ def evaluate_logs(
         >>> print(report.summary())  # doctest: +SKIP
     """
     from ipinsights.lab.log_attacks import LOG_ATTACKS, make_log_attacks
-    from ipinsights.readers import read_log
 
-    def load(source: Any, name: str) -> Pairs:
-        if isinstance(source, str | os.PathLike):
-            return read_log(source, format, entity_field=entity_field, ip_field=ip_field)
-        return _load_pairs(source, name)[0]
-
-    normal_pairs, train_pairs = load(normal, "normal"), load(train, "train")
+    read = {"format": format, "entity_field": entity_field, "ip_field": ip_field}
+    normal_pairs = _load_pairs(normal, "normal", **read)[0]
+    train_pairs = _load_pairs(train, "train", **read)[0]
     names = list(LOG_ATTACKS if attack_sets is None else attack_sets)
     rows = num_attack_rows if num_attack_rows is not None else min(max(len(normal_pairs), 1000), 100_000)
     built = make_log_attacks(
