@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ipinsights.addresses import parse_ipv4_bytes
 from ipinsights.errors import ConfigError, DataError
-from ipinsights.lab._text import _parse_ipv4_bytes
 from ipinsights.lab.ranges import RangeTable
 from ipinsights.lab.simulate import HOME_WORK_DISTANCE_UNIFORM_WINDOW, _simulate, generate_logins
 
@@ -90,7 +90,7 @@ def test_non_travel_logins_stay_near_the_home_or_work_row(table: RangeTable) -> 
 
 def test_every_ip_lies_inside_the_range_row_that_was_drawn(table: RangeTable) -> None:
     logins = _simulate(200, seed=15, ranges=table)
-    ok, address = _parse_ipv4_bytes(logins.ip)
+    ok, address = parse_ipv4_bytes(logins.ip)
     assert ok.all()
     assert (table.row_of(address) == logins.row).all()
 

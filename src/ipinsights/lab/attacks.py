@@ -15,13 +15,11 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ipinsights.addresses import format_ipv4_bytes, format_ipv6_bytes, parse_ipv4_bytes
 from ipinsights.data import contains_sorted
 from ipinsights.errors import ConfigError, DataError
 from ipinsights.lab._text import (
-    _format_ipv4,
-    _format_ipv6,
     _output_dir,
-    _parse_ipv4_bytes,
     _text_array,
     _utf8_bytes,
     _write_lines,
@@ -122,14 +120,14 @@ def _random_range(train: pd.DataFrame, n: int, seed: int, ranges: RangeTable | N
     victim = rng.integers(len(known.users), size=n)
     row = rng.integers(len(table), size=n)
     address = table.begin[row].astype(np.int64) + rng.integers(0, table.length[row])
-    return _Attack(known.users[victim], _format_ipv4(address))
+    return _Attack(known.users[victim], format_ipv4_bytes(address))
 
 
 def _random_ipv4(train: pd.DataFrame, n: int, seed: int, ranges: RangeTable | None) -> _Attack:
     rng, known = _attack_rng(seed, "random_ipv4"), _known(train)
     victim = rng.integers(len(known.users), size=n)
     octets = rng.integers(0, 256, size=(n, 4))
-    return _Attack(known.users[victim], _format_ipv4(octets @ np.array([1 << 24, 1 << 16, 1 << 8, 1])))
+    return _Attack(known.users[victim], format_ipv4_bytes(octets @ np.array([1 << 24, 1 << 16, 1 << 8, 1])))
 
 
 def _other_users(train: pd.DataFrame, n: int, seed: int, ranges: RangeTable | None) -> _Attack:
@@ -167,7 +165,7 @@ def _nearby_ranges(
     rng, table, known = _attack_rng(seed, "nearby_ranges"), _table(ranges), _known(train)
     num_rows, num_users = len(table), len(known.users)
     text = _utf8_bytes(train["ip"].astype(str))
-    ipv4, address = _parse_ipv4_bytes(text)
+    ipv4, address = parse_ipv4_bytes(text)
     login_row = np.where(ipv4, table.row_of(address), -1)  # (num_logins,)
     login_v6 = np.zeros(len(text), dtype=bool)
     login_net = np.zeros(len(text), dtype=np.uint64)  # the /48 of IPv6 logins
@@ -229,9 +227,9 @@ def _nearby_ranges(
             "range table)"
         )
     ip = np.empty(n, dtype="S39" if ipv6_out.any() else "S15")
-    ip[~ipv6_out] = _format_ipv4(lo_out[~ipv6_out].astype(np.int64))
+    ip[~ipv6_out] = format_ipv4_bytes(lo_out[~ipv6_out].astype(np.int64))
     if ipv6_out.any():
-        ip[ipv6_out] = _format_ipv6(hi_out[ipv6_out], lo_out[ipv6_out])
+        ip[ipv6_out] = format_ipv6_bytes(hi_out[ipv6_out], lo_out[ipv6_out])
     return _Attack(known.users[victim], ip)
 
 

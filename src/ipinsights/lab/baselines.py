@@ -35,7 +35,8 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from ipinsights.data import Pairs, is_ipv4
+from ipinsights.addresses import NETWORK_LEVELS, PrefixLevel, is_ipv4, network
+from ipinsights.data import Pairs
 from ipinsights.errors import ConfigError, DataError, NotFittedError
 from ipinsights.readers import as_pairs
 
@@ -163,35 +164,23 @@ class _Counter:
 
 #: Address families in the key's first column.
 _V4, _V6 = 1, 2
+#: The back-off's levels below the top, finest first: address, /24, /16, /8 (IPv6 /128, /64, /48, /32).
+_IP, _NET24, _NET16, _NET8 = NETWORK_LEVELS
+#: The back-off's top level with a range table: the address's ASN alone (the tag keeps the family).
+_ASN_LEVEL = PrefixLevel("asn", 0, 32)
 
 
-def _masked(word: np.ndarray, low_bits: int) -> np.ndarray:
-    """``word`` with its ``low_bits`` lowest bits cleared (int64 in, int64 out)."""
-    return word & np.int64(~((1 << low_bits) - 1)) if low_bits < 64 else np.zeros_like(word)
+def _level_key(ip_hi: np.ndarray, ip_lo: np.ndarray, level: PrefixLevel, top: np.ndarray | None) -> list[np.ndarray]:
+    """Key columns (family, top, network) of each address's network at ``level``.
 
-
-#: The prefix levels, finest first: (name, IPv4 bits kept, IPv6 bits kept).
-_LEVELS = (("ip", 32, 128), ("/24", 24, 64), ("/16", 16, 48), ("/8", 8, 32))
-
-
-def _level_key(
-    ip_hi: np.ndarray, ip_lo: np.ndarray, v4_bits: int, v6_bits: int, top: np.ndarray | None
-) -> list[np.ndarray]:
-    """Key columns (family, top, network) of each address's network at one level.
-
-    IPv4 addresses are kept IPv4-mapped in the low word, so their network is the low word with
-    ``32 - v4_bits`` bits cleared; IPv6 networks are the 128-bit address with ``128 - v6_bits``
-    bits cleared. ``top`` (the ASN, when a range table is given) makes the network a child of its
-    ASN even where a /16 spans two ASNs, so that the levels nest exactly.
+    ``top`` (the ASN, when a range table is given) makes an IPv4 network a child of its ASN
+    even where a /16 spans two ASNs, so that the levels nest exactly.
     """
     v4 = is_ipv4(ip_hi, ip_lo)
     family = np.where(v4, _V4, _V6).astype(np.int64)
-    v6_hi = _masked(ip_hi, max(0, 64 - v6_bits))
-    v6_lo = _masked(ip_lo, min(64, 128 - v6_bits))
-    v4_net = _masked(ip_lo, 32 - v4_bits)
-    first = np.where(v4, top if top is not None else 0, v6_hi)
-    second = np.where(v4, v4_net, v6_lo)
-    return [family, first.astype(np.int64), second]
+    net_hi, net_lo = network(ip_hi, ip_lo, level)
+    first = np.where(v4, top if top is not None else 0, net_hi)
+    return [family, first.astype(np.int64), net_lo]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,14 +253,14 @@ class NewIPBaseline(_Fitted):
         """
         train = as_pairs(train, "train", max_bad_fraction=_ALL_BAD_ROWS_SKIPPED)
         self._fit_users(train)
-        self._level = _LevelCounts(self._train_user, _level_key(train.ip_hi, train.ip_lo, 32, 128, None))
+        self._level = _LevelCounts(self._train_user, _level_key(train.ip_hi, train.ip_lo, _IP, None))
         return self
 
     def score(self, pairs: Any) -> np.ndarray:
         """(n,) float64: 1.0 where the entity never used the IP in training, else 0.0."""
         pairs = as_pairs(pairs, "pairs", max_bad_fraction=_ALL_BAD_ROWS_SKIPPED)
         user = self._query_users(pairs)
-        counts = self._level.counts(user, _level_key(pairs.ip_hi, pairs.ip_lo, 32, 128, None))
+        counts = self._level.counts(user, _level_key(pairs.ip_hi, pairs.ip_lo, _IP, None))
         return (counts == 0).astype(np.float64)
 
 
@@ -295,18 +284,18 @@ class PrefixCountBaseline(_Fitted):
         array([-2.])
     """
 
-    _V6_BITS: ClassVar[dict[int, int]] = {24: 64, 16: 48}
+    _LEVELS: ClassVar[dict[int, PrefixLevel]] = {24: _NET24, 16: _NET16}
 
     def __init__(self, prefix: int = 24) -> None:
         super().__init__()
-        if prefix not in self._V6_BITS:
+        if prefix not in self._LEVELS:
             raise ConfigError(f"prefix must be 24 or 16, got prefix={prefix!r}")
         self.prefix = prefix
         self.name = f"same_{prefix}_count"
-        self.description = f"-(user's logins in the same /{prefix}; IPv6 /{self._V6_BITS[prefix]})"
+        self.description = f"-(user's logins in the same /{prefix}; IPv6 /{self._LEVELS[prefix].ipv6_bits})"
 
     def _key(self, pairs: Pairs) -> list[np.ndarray]:
-        return _level_key(pairs.ip_hi, pairs.ip_lo, self.prefix, self._V6_BITS[self.prefix], None)
+        return _level_key(pairs.ip_hi, pairs.ip_lo, self._LEVELS[self.prefix], None)
 
     def fit(self, train: Any) -> PrefixCountBaseline:
         """Count each entity's training logins per network. Returns ``self``.
@@ -405,11 +394,11 @@ class BackoffBaseline(_Fitted):
     def _keys(self, pairs: Pairs) -> list[list[np.ndarray]]:
         """Key columns of each level, finest first; the top level last."""
         top = self._top(pairs)
-        keys = [_level_key(pairs.ip_hi, pairs.ip_lo, v4, v6, top) for _, v4, v6 in _LEVELS[:3]]
+        keys = [_level_key(pairs.ip_hi, pairs.ip_lo, level, top) for level in (_IP, _NET24, _NET16)]
         if top is None:
-            keys.append(_level_key(pairs.ip_hi, pairs.ip_lo, 8, 32, None))
+            keys.append(_level_key(pairs.ip_hi, pairs.ip_lo, _NET8, None))
         else:
-            keys.append(_level_key(pairs.ip_hi, pairs.ip_lo, 0, 32, top))
+            keys.append(_level_key(pairs.ip_hi, pairs.ip_lo, _ASN_LEVEL, top))
         return keys
 
     def _log_floors(self, pairs: Pairs, top: np.ndarray | None) -> list[np.ndarray]:

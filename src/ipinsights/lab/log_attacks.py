@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ipinsights.data import IPV4_MAPPED, Pairs, ReadReport, contains_sorted, is_ipv4, sorted_unique
+from ipinsights.addresses import IPV4_MAPPED, is_ipv4
+from ipinsights.data import Pairs, ReadReport, contains_sorted, sorted_unique
 from ipinsights.errors import ConfigError, DataError
 from ipinsights.history import network_keys
 

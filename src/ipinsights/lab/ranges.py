@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from ipinsights.addresses import parse_ipv4_bytes
 from ipinsights.errors import ConfigError, DataError
-from ipinsights.lab._text import _parse_ipv4_bytes, _utf8_bytes
+from ipinsights.lab._text import _utf8_bytes
 
 __all__ = ["ATTRIBUTION", "RangeTable"]
 
@@ -274,7 +275,7 @@ def _table_from_npz(raw: bytes, source: str) -> RangeTable:
 
 def _parse_address_column(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(ok, address) of (n,) ``S`` strings that are dotted IPv4 or integers in 0..2**32-1."""
-    ok, address = _parse_ipv4_bytes(text)
+    ok, address = parse_ipv4_bytes(text)
     integer = ~ok & (np.char.str_len(text) <= 10) & np.char.isdigit(text)
     if integer.any():
         numbers = text[integer].astype(np.int64)

@@ -27,8 +27,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from ipinsights.addresses import format_ipv4_bytes, format_ipv6_bytes
 from ipinsights.errors import ConfigError
-from ipinsights.lab._text import _format_ipv4, _format_ipv6, _text_array
+from ipinsights.lab._text import _text_array
 from ipinsights.lab.ranges import RangeTable, _table
 
 __all__ = ["DEFAULT_START", "generate_logins"]
@@ -164,9 +165,9 @@ def _simulate(
     order = _grouped_order(seconds, window)  # by time, ties in generation order
     ipv6, address = ipv6[order], address[order]
     ip = np.empty(num, dtype="S39" if ipv6.any() else "S15")
-    ip[~ipv6] = _format_ipv4(address[~ipv6])
+    ip[~ipv6] = format_ipv4_bytes(address[~ipv6])
     if ipv6.any():
-        ip[ipv6] = _format_ipv6(hi[order][ipv6], lo[order][ipv6])
+        ip[ipv6] = format_ipv6_bytes(hi[order][ipv6], lo[order][ipv6])
     return _Logins(
         seconds=seconds[order],
         user=user[order],
