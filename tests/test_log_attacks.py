@@ -7,7 +7,9 @@ import pytest
 from conftest import make_logins
 
 from ipinsights import ConfigError, DataError
-from ipinsights.data import format_ips, hash_entities, pairs_from_columns
+from ipinsights.addresses import format_ips
+from ipinsights.data import pairs_from_columns
+from ipinsights.entities import hash_entities
 from ipinsights.lab.log_attacks import LOG_ATTACKS, make_log_attacks
 
 
