@@ -134,5 +134,7 @@ def test_network_keeps_the_level_prefix_of_each_family(level):
         str(ipaddress.ip_network(f"{texts[1]}/{level.ipv6_bits}", strict=False).network_address),
     ]
     assert format_ips(net_hi, net_lo) == expected
+    torch_hi, torch_lo = network(torch.from_numpy(hi), torch.from_numpy(lo), level)
+    assert torch_hi.tolist() == net_hi.tolist() and torch_lo.tolist() == net_lo.tolist()
 
 

@@ -158,8 +158,9 @@ def test_every_epoch_prints_the_hard_attacker_validation_metrics_beside_the_refe
 
 
 def test_validation_negatives_are_fixed_and_never_the_entitys_own_networks(small_data):
+    from ipinsights.addresses import NETWORK_LEVELS, network
     from ipinsights.data import read_pairs
-    from ipinsights.train import ValidationSet, _network16, _pair_keys
+    from ipinsights.train import ValidationSet, _pair_keys
 
     model = IPInsights(**SMALL_HP)
     train, val = (model._tensors(read_pairs(small_data[k])) for k in ("train", "validation"))
@@ -169,8 +170,8 @@ def test_validation_negatives_are_fixed_and_never_the_entitys_own_networks(small
     own = set(_pair_keys(train.entity_rows, train.ip_hi, train.ip_lo).tolist())
     other = _pair_keys(a.other_users.entity_rows, a.other_users.ip_hi, a.other_users.ip_lo).tolist()
     assert not own.intersection(other)
-    own16 = set(_pair_keys(train.entity_rows, *_network16(train.ip_hi, train.ip_lo)).tolist())
-    near16 = _pair_keys(a.nearby.entity_rows, *_network16(a.nearby.ip_hi, a.nearby.ip_lo)).tolist()
+    own16 = set(_pair_keys(train.entity_rows, *network(train.ip_hi, train.ip_lo, NETWORK_LEVELS[2])).tolist())
+    near16 = _pair_keys(a.nearby.entity_rows, *network(a.nearby.ip_hi, a.nearby.ip_lo, NETWORK_LEVELS[2])).tolist()
     assert not own16.intersection(near16)
 
 

@@ -86,26 +86,34 @@ def is_ipv4(hi: Words, lo: Words) -> Words:
     return (hi == 0) & ((lo >> 32) == 0xFFFF)
 
 
-def network(hi: np.ndarray, lo: np.ndarray, level: PrefixLevel) -> tuple[np.ndarray, np.ndarray]:
-    """The (hi, lo) words of each address's network at ``level`` (int64 in, uint64 out).
+def network(hi: Words, lo: Words, level: PrefixLevel) -> tuple[Words, Words]:
+    """The (hi, lo) words of each address's network at ``level``; int64 NumPy arrays or torch tensors.
 
     IPv4 keeps the mapped tag and its first ``level.ipv4_bits`` bits; IPv6 its first
     ``level.ipv6_bits`` bits; every other bit is cleared.
 
     Example:
-        >>> _, hi, lo = parse_ips(["10.1.2.3"])
+        >>> _, hi, lo = parse_ips(["10.1.2.3", "2001:db8:1:2::3"])
         >>> format_ips(*network(hi, lo, NETWORK_LEVELS[2]))
-        ['10.1.0.0']
+        ['10.1.0.0', '2001:db8:1::']
     """
-    hi, lo = hi.astype(np.uint64), lo.astype(np.uint64)
-    v4_bits, v6_bits = level.ipv4_bits, level.ipv6_bits
     is_v4 = is_ipv4(hi, lo)
-    v4_lo = lo & ~np.uint64((1 << (32 - v4_bits)) - 1)
-    v6_hi = hi & ~np.uint64((1 << max(0, 64 - v6_bits)) - 1) if v6_bits < 64 else hi
-    v6_lo = lo & ~np.uint64((1 << (128 - v6_bits)) - 1) if v6_bits > 64 else np.zeros_like(lo)
-    if v6_bits == 128:
-        v6_lo = lo
-    return np.where(is_v4, hi, v6_hi), np.where(is_v4, v4_lo, v6_lo)
+    v4_lo = lo & _high_bits(32, level.ipv4_bits)
+    v6_hi = hi & _high_bits(64, min(level.ipv6_bits, 64))
+    v6_lo = lo & _high_bits(64, level.ipv6_bits - 64) if level.ipv6_bits > 64 else lo & 0
+    return _where(is_v4, hi, v6_hi), _where(is_v4, v4_lo, v6_lo)
+
+
+def _high_bits(width: int, bits: int) -> int:
+    """An int64 mask that keeps the top ``bits`` of the low ``width`` bits and everything above."""
+    return ~((1 << (width - bits)) - 1)
+
+
+def _where(condition: Words, x: Words, y: Words) -> Words:
+    """``np.where`` or ``torch.where``, whichever fits the arrays (torch is not imported here)."""
+    if isinstance(condition, np.ndarray):
+        return np.where(condition, x, y)
+    return x.where(condition, y)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def network_keys(entity_hash: np.ndarray | None, hi: np.ndarray, lo: np.ndarray,
 
     64-bit hashes: two distinct keys of a million-row history collide with odds of about 1e-8.
     """
-    net_hi, net_lo = network(hi, lo, _LEVELS[level])
+    net_hi, net_lo = (w.astype(np.uint64) for w in network(hi.astype(np.int64), lo.astype(np.int64), _LEVELS[level]))
     with np.errstate(over="ignore"):
         h = _mix(net_hi ^ np.uint64(len(level)))
         h = _mix(h ^ net_lo)

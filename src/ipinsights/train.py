@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import torch
 
-from ipinsights.addresses import is_ipv4, random_ips
+from ipinsights.addresses import NETWORK_LEVELS, is_ipv4, network, random_ips
 from ipinsights.config import HyperParameters
 from ipinsights.errors import TrainingDivergedError
 from ipinsights.kernels import choose_mix, draw_candidates, split_batch, step_gradients
@@ -56,6 +56,8 @@ __all__ = [
 #: Seed of the validation negatives: fixed, so that every run and every tuning trial on the
 #: same validation data is measured against the same random addresses.
 VALIDATION_SEED = 20181116
+#: Nearby negatives are redrawn until they fall outside every /16 (IPv6: /48) the entity used.
+_SIXTEEN = NETWORK_LEVELS[2]
 
 #: Called after each epoch with (completed epochs, metrics); returning True stops training.
 EpochCallback = Callable[[int, dict[str, float]], "bool | None"]
@@ -152,10 +154,10 @@ class ValidationSet:
             pick[clash] = torch.randint(len(t_rows), (int(clash.sum()),), generator=generator)
         other_users = PairTensors(v_rows, t_hi[pick], t_lo[pick])
         # Nearby networks the entity never used in training.
-        used16 = _pair_keys(t_rows, *_network16(t_hi, t_lo)).unique()
+        used16 = _pair_keys(t_rows, *network(t_hi, t_lo, _SIXTEEN)).unique()
         hi, lo = nearby_ips(v_hi, v_lo, generator)
         for _ in range(20):
-            clash = _member(_pair_keys(v_rows, *_network16(hi, lo)), used16)
+            clash = _member(_pair_keys(v_rows, *network(hi, lo, _SIXTEEN)), used16)
             if not clash.any():
                 break
             new_hi, new_lo = nearby_ips(v_hi[clash], v_lo[clash], generator)
@@ -181,12 +183,6 @@ class ValidationSet:
 def _pair_keys(rows: torch.Tensor, hi: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
     """One int64 key per (entity row, address): a multiplicative mix, collisions negligible."""
     return (rows * -7046029254386353131) ^ (hi * -4658895280553007687) ^ lo
-
-
-def _network16(hi: torch.Tensor, lo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Addresses cut to their /16 (IPv4) or /48 (IPv6)."""
-    is_v4 = is_ipv4(hi, lo)
-    return torch.where(is_v4, hi, hi & ~0xFFFF), torch.where(is_v4, lo & ~0xFFFF, torch.zeros_like(lo))
 
 
 def _member(keys: torch.Tensor, sorted_keys: torch.Tensor) -> torch.Tensor:
