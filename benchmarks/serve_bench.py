@@ -41,12 +41,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "serve.json"
-CLI = (
-    "import sys; from ipinsights import cli\n"
-    "entry = ('ipinsights.serve', 'add_serve_parser')\n"
-    "cli._EXTRA_COMMANDS.append(entry) if entry not in cli._EXTRA_COMMANDS else None\n"
-    "sys.exit(cli.main(sys.argv[1:]))\n"
-)
+CLI = "import sys; from ipinsights import cli; sys.exit(cli.main(sys.argv[1:]))"
 NUM_ENTITY_VECTORS, VECTOR_DIM = 100_000, 128
 NUM_USERS = 60_000
 

@@ -598,13 +598,10 @@ def test_a_real_job_trains_models_that_ipinsights_predict_scores(tmp_path):
 
 def tune_command(*argv):
     """``ipinsights tune ...`` parsed and run in this process (for the read-only actions)."""
-    import argparse
+    from ipinsights.cli import build_parser
 
-    from ipinsights.tune._cli import add_tune_arguments, run_tune
-
-    parser = argparse.ArgumentParser(prog="ipinsights")
-    add_tune_arguments(parser.add_subparsers(dest="command"))
-    return run_tune(parser.parse_args(["tune", *argv]))
+    args = build_parser().parse_args(["tune", *argv])
+    return args.run(args)
 
 
 def test_describe_list_and_analytics_print_the_reference_documents(tmp_path, capsys):

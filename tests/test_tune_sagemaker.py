@@ -645,7 +645,8 @@ def test_the_command_runs_an_sdk_request_unchanged_and_reports_the_unused_member
 
 
 def test_train_hyperparameters_json_from_a_tuning_trial_loads_with_one_note(tmp_path, capsys):
-    from ipinsights.cli import _load_hyperparameters
+    from ipinsights.cli.train import _hyperparameter_values
+    from ipinsights.config import HyperParameters
 
     written_by_sagemaker = {
         "num_entity_vectors": "100",
@@ -658,7 +659,7 @@ def test_train_hyperparameters_json_from_a_tuning_trial_loads_with_one_note(tmp_
     }
     path = tmp_path / "hyperparameters.json"
     path.write_text(json.dumps(written_by_sagemaker))
-    hp = _load_hyperparameters(str(path), [])
+    hp = HyperParameters.from_mapping(_hyperparameter_values(str(path), []))
     assert (hp.vector_dim, hp.epochs) == (8, 1)
     assert capsys.readouterr().err.splitlines() == [
         "ipinsights train: ignoring _tuning_objective_metric, sagemaker_estimator_class_name, "

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 from ipinsights.errors import BodyTimeoutError, PayloadTooLargeError
 from ipinsights.serve._app import create_app
-from ipinsights.serve._command import add_serve_parser
 from ipinsights.serve._protocol import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
@@ -62,7 +61,6 @@ __all__ = [
     "SAGEMAKER_MODEL_DIR",
     "BodyTimeoutError",
     "PayloadTooLargeError",
-    "add_serve_parser",
     "create_app",
     "run_server",
 ]

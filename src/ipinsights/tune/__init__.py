@@ -11,7 +11,8 @@ with the member's path; ``_fields`` reads members, ``_channels`` the data channe
 (the loop that starts, watches and retries trial processes) → ``_trial`` (one trial process)
 with ``_early_stopping`` (the median rule) and ``_completion`` (completion criteria) →
 ``_records`` (trials as training jobs) → ``_report`` (describe, list, analytics, plots,
-progress) → ``_cli``. ``_storage`` opens the storage and keeps the journal whole;
+progress) → ``_cli`` (what ``ipinsights tune``'s actions do; their options are
+:mod:`ipinsights.cli.tune`'s). ``_storage`` opens the storage and keeps the journal whole;
 ``_warm_start`` imports parent jobs.
 
 Example:

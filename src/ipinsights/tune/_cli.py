@@ -1,15 +1,7 @@
-"""``ipinsights tune``: run, join, describe, list, stop a tuning job; export its analytics.
+"""What ``ipinsights tune`` and its actions do: run or resume a job, join it, describe, list, stop, export analytics.
 
-    ipinsights tune --config job.yaml [--name NAME] [--job-dir DIR] [--storage URL]
-                    [--train PATH] [--validation PATH] [--max-parallel N]
-    ipinsights tune worker --job NAME [--storage URL] [--job-dir DIR] [--train PATH] ...
-    ipinsights tune describe NAME [--storage URL] [--job-dir DIR]
-    ipinsights tune list NAME [--sort-by Name|CreationTime|Status|FinalObjectiveMetricValue]
-                    [--sort-order Ascending|Descending] [--status STATUS ...]
-    ipinsights tune stop NAME
-    ipinsights tune analytics NAME [--output FILE.csv]
-
-Running the same ``tune --config`` command again resumes a job that was interrupted or killed.
+The options are :mod:`ipinsights.cli.tune`'s; here each action becomes calls of the tuner's API
+and its documents are printed (JSON to stdout, one summary line to stderr).
 """
 
 from __future__ import annotations
@@ -23,142 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from ipinsights.errors import ConfigError, MissingExtraError
 from ipinsights.tune._attributes import JobAttributes
-from ipinsights.tune._types import JobStatus, TrainingJobStatus
+from ipinsights.tune._types import JobStatus
 
 if TYPE_CHECKING:  # pragma: no cover
     from ipinsights.tune._job import TuningJob
 
-__all__ = ["add_tune_arguments", "run_tune"]
+__all__ = ["run_tune"]
 
 #: A stand-in trainer ``module:function`` for tests (see ``docs/tuning.md``).
 TRAINER_ENV = "IPINSIGHTS_TUNE_TRAINER"
-
-
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
-
-
-def _locate(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--storage",
-        default=None,
-        metavar="URL",
-        help="the job's storage, e.g. postgresql://user@host/db (default: the journal file in the job folder)",
-    )
-    p.add_argument(
-        "--job-dir",
-        default=None,
-        metavar="DIR",
-        help="the job folder (default: $IPINSIGHTS_TUNING_DIR/NAME or tuning-jobs/NAME)",
-    )
-
-
-def _data(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--train", default=None, metavar="PATH", help="train channel on this machine (overrides the job file)"
-    )
-    p.add_argument(
-        "--validation",
-        default=None,
-        metavar="PATH",
-        help="validation channel on this machine (overrides the job file)",
-    )
-    p.add_argument(
-        "--max-parallel",
-        type=int,
-        default=None,
-        metavar="N",
-        help="trials this process runs at once (default: MaxParallelTrainingJobs)",
-    )
-    p.add_argument(
-        "--no-progress", action="store_true", help="print one line per trial event instead of a live display"
-    )
-    p.add_argument("--no-plots", action="store_true", help="do not write the PNG plots at the end")
-
-
-def _input_format(p: argparse.ArgumentParser) -> None:
-    """``train``'s ``--format`` options, overriding the job file's ``InputFormat`` members."""
-    from ipinsights.tune._types import LOG_FORMATS
-
-    p.add_argument(
-        "--format",
-        default=None,
-        choices=LOG_FORMATS,
-        help="how the channels are read, as train's --format (overrides the job file's InputFormat; default csv)",
-    )
-    p.add_argument(
-        "--entity-field", default=None, metavar="NAME", help="the entity's field for jsonl, csv-header, parquet"
-    )
-    p.add_argument(
-        "--ip-field",
-        default=None,
-        metavar="NAME",
-        help="the IP's field for jsonl, csv-header, parquet (combined: x-forwarded-for)",
-    )
-
-
-def add_tune_arguments(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``tune`` and its actions to the ``ipinsights`` command line."""
-    p = subparsers.add_parser(
-        "tune",
-        help="automatic model tuning (SageMaker tuning-job semantics)",
-        description="Run a hyperparameter tuning job described by a JSON or YAML file with the fields of "
-        "SageMaker's CreateHyperParameterTuningJob (see docs/tuning.md). Running the same command again "
-        "resumes an interrupted job. Actions: worker (join a job from another process or machine), "
-        "describe, list, stop, analytics.",
-        formatter_class=_Formatter,
-    )
-    p.add_argument("--config", default=None, metavar="JOB.yaml", help="the job file (.json, .yaml or .yml)")
-    p.add_argument(
-        "--name",
-        default=None,
-        help="HyperParameterTuningJobName (overrides the file; default: the file's, else its stem)",
-    )
-    _locate(p)
-    _data(p)
-    _input_format(p)
-    actions = p.add_subparsers(dest="tune_command", metavar="ACTION")
-
-    w = actions.add_parser(
-        "worker", help="join a job and run its trials until it ends", formatter_class=_Formatter
-    )
-    w.add_argument("--job", required=True, metavar="NAME", help="the job's name (or folder)")
-    _locate(w)
-    _data(w)
-
-    d = actions.add_parser(
-        "describe", help="DescribeHyperParameterTuningJob as JSON", formatter_class=_Formatter
-    )
-    d.add_argument("job", metavar="NAME", help="the job's name (or folder)")
-    _locate(d)
-
-    ls = actions.add_parser(
-        "list", help="ListTrainingJobsForHyperParameterTuningJob as JSON", formatter_class=_Formatter
-    )
-    ls.add_argument("job", metavar="NAME", help="the job's name (or folder)")
-    ls.add_argument(
-        "--sort-by", default="Name", choices=("Name", "CreationTime", "Status", "FinalObjectiveMetricValue")
-    )
-    ls.add_argument("--sort-order", default="Ascending", choices=("Ascending", "Descending"))
-    ls.add_argument(
-        "--status", nargs="+", default=None, choices=[str(s) for s in TrainingJobStatus], help="only training jobs with these statuses"
-    )
-    ls.add_argument("--max-results", type=int, default=None, metavar="N")
-    _locate(ls)
-
-    s = actions.add_parser(
-        "stop",
-        help="StopHyperParameterTuningJob: stop running trials, start no more",
-        formatter_class=_Formatter,
-    )
-    s.add_argument("job", metavar="NAME", help="the job's name (or folder)")
-    _locate(s)
-
-    a = actions.add_parser("analytics", help="the analytics table as CSV", formatter_class=_Formatter)
-    a.add_argument("job", metavar="NAME", help="the job's name (or folder)")
-    a.add_argument("--output", default="-", metavar="FILE.csv", help="where to write (- for stdout)")
-    _locate(a)
-    p.set_defaults(run=run_tune)
 
 
 def run_tune(args: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
-"""``ipinsights serve``'s options and how they become :func:`run_server`'s arguments.
+"""``ipinsights serve``: its options, and how they become :func:`ipinsights.serve.run_server`'s arguments.
 
-Container mode (no ``--model-dir``) and SageMaker's environment variables are resolved here.
+Container mode (no ``--model-dir``) and SageMaker's environment variables
+(``SAGEMAKER_BIND_TO_PORT``, ``SAGEMAKER_MODEL_SERVER_WORKERS``) are resolved here.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import argparse
 import math
 import os
 
+from ipinsights.cli._common import HelpFormatter
 from ipinsights.errors import ConfigError, MissingExtraError
 from ipinsights.serve._protocol import (
     DEFAULT_BODY_TIMEOUT,
@@ -20,15 +22,15 @@ from ipinsights.serve._protocol import (
 )
 
 
-def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``ipinsights serve`` on the CLI's subparsers."""
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``ipinsights serve``."""
     p = subparsers.add_parser(
         "serve",
         help="serve a model over HTTP (SageMaker hosting protocol)",
         description="Answer GET /ping and POST /invocations as a SageMaker inference container does.\n"
         f"Without --model-dir it runs as a container: model from {SAGEMAKER_MODEL_DIR}, listening\n"
         "on 0.0.0.0, port from SAGEMAKER_BIND_TO_PORT when set. See docs/serving.md.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,  # the help texts state the defaults
+        formatter_class=HelpFormatter,
     )
     p.add_argument(
         "--model-dir",
@@ -57,13 +59,13 @@ def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
         "--max-payload-mb",
         type=float,
         default=DEFAULT_MAX_PAYLOAD_BYTES / 2**20,
-        help="answer 413 to request bodies larger than this many MiB (default: %(default)g)",
+        help="answer 413 to request bodies larger than this many MiB",
     )
     p.add_argument(
         "--row-errors",
         action="store_true",
         help="score the good rows of a request with bad rows, with an error record for each bad one "
-        "(default: 400 naming the first bad row)",
+        "(without it: 400 naming the first bad row)",
     )
     p.add_argument(
         "--header-timeout",
@@ -71,7 +73,7 @@ def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_HEADER_TIMEOUT,
         metavar="SECONDS",
         help="close a connection whose request headers are not complete this long after it opened "
-        "or after its previous response, with 408 (default: %(default)g)",
+        "or after its previous response, with 408",
     )
     p.add_argument(
         "--body-timeout",
@@ -79,16 +81,16 @@ def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_BODY_TIMEOUT,
         metavar="SECONDS",
         help="answer 408 and close the connection when a request body has not fully arrived this "
-        "long after its headers (default: %(default)g)",
+        "long after its headers",
     )
     p.add_argument(
         "--max-connections",
         type=int,
         default=DEFAULT_MAX_CONNECTIONS,
         metavar="N",
-        help="answer 503 to requests while a worker has this many connections open (default: %(default)d)",
+        help="answer 503 to requests while a worker has this many connections open",
     )
-    p.add_argument("--device", default="cpu", help="auto, cpu or cuda (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="auto, cpu or cuda")
     p.set_defaults(run=_run_serve)
 
 
@@ -115,7 +117,7 @@ def _workers(value: str) -> int:
 
 def _run_serve(args: argparse.Namespace) -> int:
     MissingExtraError.check("ipinsights serve", "serve", "fastapi", "uvicorn")
-    from ipinsights.serve._runner import run_server
+    from ipinsights.serve import run_server
 
     container = args.model_dir is None
     port = args.port if args.port is not None else _env_int("SAGEMAKER_BIND_TO_PORT") or DEFAULT_PORT
