@@ -23,12 +23,7 @@ from typing import BinaryIO, TextIO
 import numpy as np
 
 from ipinsights._runs import SPACE_BYTES, concat_runs, strip_runs
-
-# TEMPORARY (issue #12): until the lab and tests import these from addresses.
-from ipinsights.addresses import IPV4_MAPPED as IPV4_MAPPED
-from ipinsights.addresses import format_ips as format_ips
 from ipinsights.addresses import is_ipv4, parse_ip_runs, parse_ips
-from ipinsights.entities import hash_entities as hash_entities  # TEMPORARY, as above
 from ipinsights.entities import hash_runs
 from ipinsights.errors import DataError
 
