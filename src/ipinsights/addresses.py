@@ -8,6 +8,9 @@ the family of an address is :func:`is_ipv4`, which works on NumPy arrays and tor
 **Prefix levels.** :data:`ENCODER_LEVELS` are the networks the model's prefix tables index and
 :data:`NETWORK_LEVELS` those the entity history counts in; each level names the prefix length
 kept in each family, so an IPv4 level and its IPv6 counterpart are defined in one place.
+
+Only :func:`random_ips` needs PyTorch, and imports it when called: reading and parsing data
+does not load it.
 """
 
 from __future__ import annotations
