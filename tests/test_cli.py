@@ -488,18 +488,12 @@ def _parsers(parser: argparse.ArgumentParser, name: str = "ipinsights"):
                 yield from _parsers(sub, f"{name} {command}")
 
 
-#: Their options are still written in the lab's modules, with their own help conventions.
-_LAB_PARSERS_NOT_YET_MOVED = {"ipinsights generate", "ipinsights evaluate", "ipinsights demo"}
-
-
 def test_every_option_of_every_command_has_help_and_states_its_default_at_most_once():
     from ipinsights.cli import build_parser
 
     parsers = dict(_parsers(build_parser()))
     assert {"ipinsights train", "ipinsights tune list", "ipinsights serve", "ipinsights evaluate"} <= set(parsers)
     for name, parser in parsers.items():
-        if name in _LAB_PARSERS_NOT_YET_MOVED:
-            continue
         formatter = parser._get_formatter()
         for action in parser._actions:
             if isinstance(action, argparse._HelpAction | argparse._VersionAction | argparse._SubParsersAction):
@@ -537,3 +531,21 @@ def test_the_help_of_the_command_line_does_not_load_pytorch():
     code = "import sys; from ipinsights import cli; cli.build_parser(); print(sorted({'torch', 'optuna', 'fastapi'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "stated"),
+    [
+        ("generate", ["(default: 10000)", "(default: builtin)", "(default: that sum)"]),
+        ("serve", ["(default: 6.0)", "(default: 1000)", "(default: $SAGEMAKER_BIND_TO_PORT when set, else 8080)"]),
+        ("tune list", ["(default: Name)", "(default: Ascending)"]),
+    ],
+)
+def test_the_help_states_defaults_in_one_form_the_computed_ones_in_words(capsys, command, stated):
+    from ipinsights.cli import main
+
+    with pytest.raises(SystemExit):
+        main([*command.split(), "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for default in stated:
+        assert default in text

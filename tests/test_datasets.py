@@ -12,9 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from ipinsights.cli import build_parser
 from ipinsights.errors import ConfigError, DataError
 from ipinsights.lab.attacks import ATTACKS
-from ipinsights.lab.datasets import add_generate_arguments, run_generate, split_by_time, write_dataset
+from ipinsights.lab.datasets import run_generate, split_by_time, write_dataset
 from ipinsights.lab.simulate import generate_logins
 
 
@@ -104,7 +105,7 @@ def test_the_apache_log_has_one_combined_format_line_per_login(tmp_path: Path) -
 
 
 def parse(*argv: str) -> argparse.Namespace:
-    return add_generate_arguments(argparse.ArgumentParser(prog="ipinsights generate")).parse_args(list(argv))
+    return build_parser().parse_args(["generate", *argv])
 
 
 def test_the_command_writes_the_files_and_prints_paths_and_counts(
@@ -131,25 +132,6 @@ def test_the_command_reads_a_range_file(tmp_path: Path, capsys: pytest.CaptureFi
         line.split(",")[1].startswith("10.")
         for line in (tmp_path / "out" / "train.csv").read_text().splitlines()
     )
-
-
-@pytest.mark.parametrize("formatter", [argparse.HelpFormatter, argparse.ArgumentDefaultsHelpFormatter])
-def test_the_command_help_shows_every_default_once(formatter: type[argparse.HelpFormatter]) -> None:
-    text = add_generate_arguments(argparse.ArgumentParser(formatter_class=formatter)).format_help()
-    text = " ".join(text.split())
-    for option in (
-        "--users",
-        "--seed",
-        "--days",
-        "--train-days",
-        "--validation-days",
-        "--test-days",
-        "--ipv6-share",
-        "--attacks",
-    ):
-        assert option in text
-    assert text.count("(default: ") == 10
-    assert "(default: builtin)" in text and "(default: 10000)" in text
 
 
 @pytest.mark.parametrize(

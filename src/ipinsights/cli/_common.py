@@ -44,11 +44,16 @@ def _states_default(action: argparse.Action) -> bool:
     )
 
 
-def add_format_arguments(p: argparse.ArgumentParser) -> None:
-    """``--format`` and its field names, shared by train and predict."""
+def add_format_arguments(p: argparse.ArgumentParser, applies_to: str = "") -> None:
+    """``--format`` and its field names, shared by train, predict and evaluate (``applies_to``: its inputs in the help)."""
     from ipinsights.readers import FORMAT_HELP, FORMATS
 
-    p.add_argument("--format", default="csv", choices=FORMATS, help=FORMAT_HELP)
+    p.add_argument(
+        "--format",
+        default="csv",
+        choices=FORMATS,
+        help=f"{FORMAT_HELP}; applies to {applies_to}" if applies_to else FORMAT_HELP,
+    )
     p.add_argument(
         "--entity-field",
         default=None,

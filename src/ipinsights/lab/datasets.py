@@ -1,4 +1,4 @@
-"""Generated data sets on disk: the time split, the files, and ``ipinsights generate``.
+"""Generated data sets on disk: the time split, the files, and ``ipinsights generate``'s run.
 
 :func:`write_dataset` simulates logins (:mod:`ipinsights.lab.simulate`), splits them by time
 into train, validation and test (:func:`split_by_time`) and writes each as a headerless
@@ -20,7 +20,7 @@ import pandas as pd
 
 from ipinsights.errors import ConfigError, DataError
 from ipinsights.lab._text import _output_dir, _write_lines
-from ipinsights.lab.attacks import ATTACKS, write_attacks
+from ipinsights.lab.attacks import write_attacks
 from ipinsights.lab.ranges import ATTRIBUTION, RangeTable
 from ipinsights.lab.simulate import (
     _SECONDS_PER_DAY,
@@ -32,7 +32,7 @@ from ipinsights.lab.simulate import (
     _simulate,
 )
 
-__all__ = ["add_generate_arguments", "run_generate", "split_by_time", "write_dataset"]
+__all__ = ["run_generate", "split_by_time", "write_dataset"]
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _USER_AGENT = (
@@ -284,93 +284,8 @@ def write_dataset(
     return {name: written.path for name, written in report.files.items()}
 
 
-def add_generate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the options of ``ipinsights generate`` to ``parser`` (every help shows its default).
-
-    Example:
-        >>> args = add_generate_arguments(argparse.ArgumentParser()).parse_args(["--out", "data"])
-        >>> args.users, args.seed, args.ranges, args.attacks
-        (10000, 0, 'builtin', 0)
-    """
-    # Each help ends in %(default)s, so argparse.ArgumentDefaultsHelpFormatter adds nothing more.
-    parser.add_argument(
-        "--users",
-        type=int,
-        default=10_000,
-        metavar="N",
-        help="number of simulated users (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        metavar="S",
-        help="random seed; the same seed writes the same bytes (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--out",
-        required=True,
-        default=argparse.SUPPRESS,
-        metavar="DIR",
-        help="output directory, created if needed (required)",
-    )
-    parser.add_argument(
-        "--ranges",
-        default="builtin",
-        metavar="FILE",
-        help="IPv4 range table: 'builtin' (ip-location-db, CC BY 4.0) or an iptoasn TSV, "
-        "ip-location-db CSV or .npz file, optionally gzipped (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--days",
-        type=int,
-        default=None,
-        metavar="D",
-        help="length of the simulated window; must equal the sum of the three periods, "
-        "which None stands for (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--train-days", type=int, default=7, metavar="D", help="days in train.csv (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--validation-days",
-        type=int,
-        default=1,
-        metavar="D",
-        help="days in validation.csv (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--test-days",
-        type=int,
-        default=2,
-        metavar="D",
-        help="days in test.csv, logins of users seen in training only (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--ipv6-share",
-        type=float,
-        default=0.0,
-        metavar="X",
-        help="share of users on IPv6 home/work networks, 0..1 (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--apache-log",
-        action="store_true",
-        help="also write access.log in Apache combined format (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--attacks",
-        type=int,
-        default=0,
-        metavar="N",
-        help=f"also write N rows of each attack set to attack_<name>.csv: {', '.join(ATTACKS)} "
-        "(default: %(default)s)",
-    )
-    return parser
-
-
 def run_generate(args: argparse.Namespace) -> int:
-    """Run ``ipinsights generate`` with parsed ``args``; prints what it wrote. Returns 0.
+    """Run ``ipinsights generate`` with ``args`` parsed by :mod:`ipinsights.cli.generate`; prints what it wrote. Returns 0.
 
     Raises:
         ConfigError: An option is out of range.

@@ -13,21 +13,18 @@
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import platform
 import shlex
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ipinsights.errors import ConfigError
-from ipinsights.threads import THREADS_HELP, choose_threads, use_threads
 
-__all__ = ["DemoSettings", "add_demo_parser", "run_demo"]
+__all__ = ["DemoSettings", "run_demo"]
 
 #: Written into the output folder so that a later run may reuse it (and no other folder).
 _MARKER = ".ipinsights-demo"
@@ -349,86 +346,3 @@ def _usable_cpus() -> int:
 def _count_lines(path: Path) -> int:
     with Path(path).open("rb") as fh:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line
-
-
-def add_demo_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``ipinsights demo`` to the CLI's subcommands."""
-    default = DemoSettings()
-    p = subparsers.add_parser(
-        "demo",
-        help="the whole story in a few minutes: generate logins, train, compare with baselines, report",
-        description="Generate realistic logins with the built-in range table, train IP Insights, "
-        "evaluate it against training-free baselines on four attack sets, print the table and write "
-        "report.md, report.json, PNGs, the model and the data into one folder.",
-    )
-    p.add_argument(
-        "--out",
-        default="demo-report",
-        metavar="DIR",
-        help="output folder; reused only if a demo wrote it (default: %(default)s)",
-    )
-    p.add_argument(
-        "--users",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"simulated users (default: {default.num_users}; with --fast: {FAST.num_users})",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        metavar="S",
-        help="seed of the data, the attack sets and the training (default: %(default)s)",
-    )
-    p.add_argument(
-        "--epochs",
-        type=int,
-        default=None,
-        metavar="E",
-        help=f"training epochs (default: {default.epochs}; with --fast: {FAST.epochs})",
-    )
-    p.add_argument(
-        "--attacks",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"rows per attack set (default: {default.num_attacks}; with --fast: {FAST.num_attacks})",
-    )
-    p.add_argument(
-        "--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: %(default)s)"
-    )
-    p.add_argument("--threads", default="auto", metavar="N|auto", help=f"{THREADS_HELP} (default: %(default)s)")
-    p.add_argument(
-        "--fast",
-        action="store_true",
-        help="a tiny run in seconds, for tests and a first look; its numbers mean little (default: off)",
-    )
-    p.set_defaults(run=_run_demo)
-    return p
-
-
-def _run_demo(args: argparse.Namespace) -> int:
-    use_threads(choose_threads(args.threads))
-    settings = FAST if args.fast else DemoSettings()
-    changes: dict[str, Any] = {"seed": args.seed, "device": args.device}
-    if args.users is not None:
-        changes["num_users"] = args.users
-    if args.epochs is not None:
-        changes["epochs"] = args.epochs
-    if args.attacks is not None:
-        changes["num_attacks"] = args.attacks
-    from dataclasses import replace
-
-    settings = replace(settings, **changes)
-    command = (
-        "ipinsights " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        if sys.argv[1:2] == ["demo"]
-        else "ipinsights demo"
-    )
-    run_demo(args.out, settings, command=command)
-    return 0

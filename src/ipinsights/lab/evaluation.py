@@ -11,20 +11,18 @@ attack sets from the training and normal logins themselves (:mod:`ipinsights.lab
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ipinsights.data import Pairs
-from ipinsights.errors import ConfigError, DataError
+from ipinsights.errors import ConfigError
 from ipinsights.lab.baselines import Scorer, default_baselines
 from ipinsights.lab.report import (
     DEFAULT_FPRS,
@@ -37,9 +35,8 @@ from ipinsights.lab.report import (
     operating_point,
 )
 from ipinsights.readers import as_pairs
-from ipinsights.threads import THREADS_HELP, choose_threads, use_threads
 
-__all__ = ["add_evaluate_parser", "evaluate", "evaluate_logs"]
+__all__ = ["evaluate", "evaluate_logs"]
 
 
 def _load_pairs(source: Any, name: str, **read: Any) -> tuple[Pairs, str]:
@@ -285,201 +282,3 @@ def _model_summary(model: Any) -> dict[str, Any] | None:
         "epochs_completed": meta.get("epochs_completed"),
         "metrics": meta.get("metrics"),
     }
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line
-
-
-def _parse_attack(item: str) -> tuple[str, str]:
-    name, sep, path = item.partition("=")
-    if not sep or not name.strip() or not path.strip():
-        raise ConfigError(
-            f"--attack expects NAME=PATH, got {item!r} (e.g. --attack random_range=attack_random_range.csv)"
-        )
-    return name.strip(), path.strip()
-
-
-def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``ipinsights evaluate`` to the CLI's subcommands."""
-    from ipinsights.lab.log_attacks import LOG_ATTACKS
-
-    p = subparsers.add_parser(
-        "evaluate",
-        help="compare a trained model with training-free baselines on attack sets",
-        description="Score normal logins and one or more attack sets with a trained model and with "
-        "baselines that need no training (new IP, same /24 and /16 counts, hierarchical back-off); "
-        "print ROC AUC, the share of attacks flagged at 1 %% and 10 %% of normal logins flagged and "
-        "the thresholds; write report.json and one PNG per attack set. See docs/evaluation.md.",
-    )
-    p.add_argument(
-        "--model-dir",
-        required=True,
-        metavar="DIR",
-        help="a model directory written by ipinsights train (required)",
-    )
-    p.add_argument(
-        "--normal",
-        required=True,
-        metavar="PATH",
-        help="normal logins, headerless entity,ip CSV such as test.csv (required)",
-    )
-    p.add_argument(
-        "--attack",
-        action="append",
-        default=[],
-        metavar="NAME=PATH",
-        help="an attack set as name=CSV file (headerless entity,ip); repeat for several (default: none; "
-        "without any, the attack sets are made from --train and --normal, see --attack-sets)",
-    )
-    p.add_argument(
-        "--attack-sets",
-        default=None,
-        metavar="NAMES",
-        help=f"comma-separated attack sets to make from your own --train and --normal logs: {', '.join(LOG_ATTACKS)} "
-        "(ipinsights.lab.log_attacks; default: all of them when no --attack is given, none otherwise)",
-    )
-    p.add_argument(
-        "--attack-seed",
-        type=int,
-        default=0,
-        metavar="S",
-        help="seed of the attack sets made from the logs (default: %(default)s)",
-    )
-    p.add_argument(
-        "--attack-rows",
-        type=int,
-        default=None,
-        metavar="N",
-        help="rows per attack set made from the logs (default: as many as normal logins, 1,000 to 100,000)",
-    )
-    p.add_argument(
-        "--train",
-        required=True,
-        metavar="PATH",
-        help="the training logins, which the baselines count (required)",
-    )
-    p.add_argument(
-        "--ranges",
-        default=None,
-        metavar="FILE",
-        help="IPv4 range table (iptoasn TSV, ip-location-db CSV, .npz, or 'builtin') for the ASN back-off "
-        "baseline (default: none, that baseline is left out)",
-    )
-    p.add_argument(
-        "--out",
-        default="evaluation",
-        metavar="DIR",
-        help="where to write report.json and the PNGs (default: %(default)s)",
-    )
-    p.add_argument(
-        "--target-fpr",
-        action="append",
-        type=float,
-        default=None,
-        metavar="FRACTION",
-        help="a false-alarm budget to give the operating point and threshold of, as a share of normal logins "
-        "(repeatable; the first one is the verdicts'; default: 0.01 and 0.1)",
-    )
-    p.add_argument("--no-plots", action="store_true", help="skip the PNGs (default: off)")
-    p.add_argument(
-        "--device", default="cpu", help="auto, cpu or cuda, for scoring with the model (default: %(default)s)"
-    )
-    p.add_argument(
-        "--threads", default="auto", metavar="N|auto", help=f"{THREADS_HELP} (default: %(default)s)"
-    )
-    from ipinsights.readers import FORMAT_HELP, FORMATS
-
-    p.add_argument(
-        "--format",
-        default="csv",
-        choices=FORMATS,
-        help=f"{FORMAT_HELP}; applies to --normal and --train (--attack files are entity,ip CSV, as "
-        "generate and make_attacks write them) (default: %(default)s)",
-    )
-    p.add_argument(
-        "--entity-field",
-        default=None,
-        metavar="NAME",
-        help="the entity's field for jsonl, csv-header and parquet",
-    )
-    p.add_argument(
-        "--ip-field",
-        default=None,
-        metavar="NAME",
-        help="the IP's field for jsonl, csv-header, parquet; x-forwarded-for for combined",
-    )
-    p.set_defaults(run=_run_evaluate)
-    return p
-
-
-def _run_evaluate(args: argparse.Namespace) -> int:
-    import sys
-
-    from ipinsights.estimator import IPInsights
-
-    use_threads(choose_threads(args.threads))
-
-    attacks: dict[str, str] = {}
-    for item in args.attack:
-        name, path = _parse_attack(item)
-        if name in attacks:
-            raise ConfigError(f"--attack {name} is given twice; give each attack set a different name")
-        attacks[name] = path
-    for label, path in [
-        ("--normal", args.normal),
-        ("--train", args.train),
-        *((f"--attack {n}", p) for n, p in attacks.items()),
-    ]:
-        if not Path(path).exists():
-            raise DataError(f"{label} {path}: no such file or directory")
-    sets = None if args.attack_sets is None else [n.strip() for n in args.attack_sets.split(",") if n.strip()]
-    if sets is None and not attacks:
-        from ipinsights.lab.log_attacks import LOG_ATTACKS
-
-        sets = list(LOG_ATTACKS)
-    clashes = sorted(set(sets or ()) & set(attacks))
-    if clashes:
-        raise ConfigError(
-            f"--attack {clashes[0]} has the name of an attack set made from the logs; rename it"
-        )
-    fprs = tuple(args.target_fpr) if args.target_fpr else DEFAULT_FPRS
-    for f in fprs:
-        if not 0.0 < f < 1.0:
-            raise ConfigError(
-                f"--target-fpr is a share of normal logins in (0, 1), got {f:g} (e.g. --target-fpr 0.01)"
-            )
-    model = IPInsights.load(args.model_dir, device=args.device)
-    fields = {"entity_field": args.entity_field, "ip_field": args.ip_field}
-    if sets:
-        report = evaluate_logs(
-            model,
-            args.normal,
-            args.train,
-            format=args.format,
-            **fields,
-            attack_sets=sets,
-            num_attack_rows=args.attack_rows,
-            seed=args.attack_seed,
-            attacks=attacks,
-            ranges=args.ranges,
-            target_fprs=fprs,
-        )
-        built = report.meta["attack_sets_from_logs"]
-        print(
-            f"ipinsights evaluate: attack sets made from {args.train} and {args.normal} with --attack-seed "
-            f"{args.attack_seed}: " + ", ".join(f"{s['name']} ({s['rows']} rows)" for s in built["sets"]),
-            file=sys.stderr,
-        )
-    else:
-        normal, train = args.normal, args.train
-        if args.format != "csv" or args.entity_field or args.ip_field:
-            from ipinsights.readers import read_log
-
-            normal, train = (read_log(path, args.format, **fields) for path in (args.normal, args.train))
-        report = evaluate(model, normal, attacks, train, args.ranges, target_fprs=fprs)
-    report.meta["model"]["model_dir"] = str(args.model_dir)
-    report.print()
-    written = report.write(args.out, plots=not args.no_plots)
-    print(f"wrote {', '.join(str(p) for p in written.values())}")
-    return 0
