@@ -7,7 +7,6 @@ each one picks the IP, from the easiest (``random_ipv4``) to the hardest (``near
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -15,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ipinsights.addresses import format_ipv4_bytes, format_ipv6_bytes, parse_ipv4_bytes
+from ipinsights.addresses import format_ipv4_bytes, format_ipv6_bytes, parse_ips, parse_ipv4_bytes
 from ipinsights.data import contains_sorted
 from ipinsights.errors import ConfigError, DataError
 from ipinsights.lab._text import (
@@ -103,16 +102,9 @@ def _text_hash(text: np.ndarray) -> np.ndarray:
 
 
 def _ipv6_networks(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(ok, /48 prefix as uint64) of (n,) ``S`` IPv6 text (a loop over distinct values)."""
-    distinct, inverse = np.unique(text, return_inverse=True)
-    ok, net = np.zeros(len(distinct), dtype=bool), np.zeros(len(distinct), dtype=np.uint64)
-    for i, value in enumerate(distinct.tolist()):
-        try:
-            net[i] = int(ipaddress.IPv6Address(value.decode("utf-8", "replace").strip())) >> 80
-            ok[i] = True
-        except ValueError:
-            pass
-    return ok[inverse], net[inverse]
+    """(ok, /48 prefix as uint64) of (n,) ``S`` IPv6 text, read as :func:`parse_ips` reads it."""
+    ok, hi, _ = parse_ips(np.char.decode(text, "utf-8", "replace").tolist())
+    return ok, hi.view(np.uint64) >> np.uint64(16)
 
 
 def _random_range(train: pd.DataFrame, n: int, seed: int, ranges: RangeTable | None) -> _Attack:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import ipaddress
 import re
 import zipfile
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ipinsights.addresses import parse_ipv4_bytes
+from ipinsights.addresses import format_ipv4_bytes, parse_ipv4_bytes
 from ipinsights.errors import ConfigError, DataError
 from ipinsights.lab._text import _utf8_bytes
 
@@ -208,7 +207,7 @@ def _uint32_column(source: str, name: str, values: Any) -> np.ndarray:
 
 
 def _ip4(value: Any) -> str:
-    return str(ipaddress.IPv4Address(int(value)))
+    return format_ipv4_bytes(np.array([int(value)]))[0].decode()
 
 
 @lru_cache(maxsize=1)
