@@ -58,14 +58,14 @@ def add_format_arguments(p: argparse.ArgumentParser, applies_to: str = "") -> No
         "--entity-field",
         default=None,
         metavar="NAME",
-        help="the entity's field for jsonl, csv-header and parquet (default entity; dotted for nested JSON)",
+        help="the entity's field for jsonl, csv-header and parquet; dotted for nested JSON (default: entity)",
     )
     p.add_argument(
         "--ip-field",
         default=None,
         metavar="NAME",
-        help="the IP's field for jsonl, csv-header and parquet (default ip); for combined, x-forwarded-for "
-        "takes the first address of the quoted field after the user agent",
+        help="the IP's field for jsonl, csv-header and parquet; for combined, x-forwarded-for takes the first "
+        "address of the quoted field after the user agent (default: ip)",
     )
 
 

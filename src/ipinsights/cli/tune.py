@@ -38,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--name",
         default=None,
-        help="HyperParameterTuningJobName (overrides the file; default: the file's, else its stem)",
+        help="HyperParameterTuningJobName, overriding the file's (default: the file's, else its stem)",
     )
     _locate(p)
     _data(p)
@@ -142,14 +142,17 @@ def _input_format(p: argparse.ArgumentParser) -> None:
         "--format",
         default=None,
         choices=LOG_FORMATS,
-        help="how the channels are read, as train's --format (overrides the job file's InputFormat; default csv)",
+        help="how the channels are read, as train's --format, overriding the job file's InputFormat "
+        "(default: the file's, else csv)",
     )
     p.add_argument(
-        "--entity-field", default=None, metavar="NAME", help="the entity's field for jsonl, csv-header, parquet"
+        "--entity-field", default=None, metavar="NAME", help="the entity's field for jsonl, csv-header, parquet, overriding the job file's EntityField "
+        "(default: the file's, else entity)"
     )
     p.add_argument(
         "--ip-field",
         default=None,
         metavar="NAME",
-        help="the IP's field for jsonl, csv-header, parquet (combined: x-forwarded-for)",
+        help="the IP's field for jsonl, csv-header, parquet (combined: x-forwarded-for), overriding the job "
+        "file's IpField (default: the file's, else ip)",
     )
