@@ -40,9 +40,9 @@ def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
 def _levels(history, entity_hash, hi, lo) -> np.ndarray:
     """(n, 8) log p and log g of each level of the back-off chain (as ``EntityHistory._backoff``)."""
     import ipinsights.history as h
+    from ipinsights.addresses import is_ipv4
 
-    u_hi, u_lo = hi.astype(np.uint64), lo.astype(np.uint64)
-    is_v4 = (u_hi == 0) & ((u_lo >> np.uint64(32)) == h._IPV4_TAG)
+    is_v4 = is_ipv4(hi, lo)
     t = history.tables
     mine = {lv: t[f"entity_{lv}"](h.network_keys(entity_hash, hi, lo, lv)) for lv in h._ENTITY_LEVELS}
     mine["root"] = t["entity"](h._mix(np.asarray(entity_hash, dtype=np.uint64)))
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ipinsights import IPInsights
     from ipinsights.data import Pairs, ReadReport, read_pairs
-    from ipinsights.history import DEFAULT_FEATURES, FEATURES, EntityHistory, expand
+    from ipinsights.history import FEATURES, EntityHistory, expand
     from ipinsights.lab import BackoffBaseline, DemoSettings, PrefixCountBaseline
     from ipinsights.train import ValidationSet
 
@@ -157,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
           + " | ".join(ATTACKS) + " |")
     print("|---" * (2 + len(KINDS) + len(ATTACKS)) + "|")
 
-    sets_of = {"13": list(DEFAULT_FEATURES), "13+bo": list(FEATURES), "13+bo+lev": list(FEATURES) + [f"lev{i}" for i in range(8)]}
+    # The feature sets of the last round (before the /24 distance joined FEATURES): the first 13,
+    # then the back-off pair.
+    thirteen, fifteen = list(FEATURES[:13]), list(FEATURES[:15])
+    sets_of = {"13": thirteen, "13+bo": fifteen, "13+bo+lev": fifteen + [f"lev{i}" for i in range(8)]}
     index = {name: i for i, name in enumerate([*FEATURES, *(f"lev{i}" for i in range(8))])}
 
     def candidate(features: str, weights: tuple[float, ...], degree: int) -> None:

@@ -29,6 +29,18 @@ def test_history_counts_the_entitys_logins_per_level_and_everybodys_per_network(
     assert col["dot_in_known_8_only"][2] == 2 and col["dot_outside_known_8"][3] == 3
     # 10.9/16 is 8 networks from alice's 10.1/16; measured only next door (known /8, new /16).
     assert np.allclose(np.expm1(col["log1p_distance_16_in_known_8"]), [0, 0, 8, 0])
+    # 10.1.200/24 is 191 /24s from alice's nearest, 10.1.9/24; measured only in a new /24 of a known /16.
+    assert np.allclose(np.expm1(col["log1p_distance_24_in_known_16"]), [0, 191, 0, 0])
+
+
+def test_the_24_distance_is_per_entity_and_ipv6_measures_64s_inside_the_48():
+    entities = ["alice", "alice", "bob"]
+    _, hi, lo = parse_ips(["2001:db8:1:5::1", "10.1.2.3", "2001:db8:1:9::1"])
+    history = EntityHistory.build(hash_entities(entities), hi, lo)
+    _, qhi, qlo = parse_ips(["2001:db8:1:8::7", "2001:db8:1:8::7", "10.1.4.4"])
+    f = history.features(hash_entities(["alice", "bob", "alice"]), qhi, qlo, np.zeros(3))
+    # alice's nearest /64 in 2001:db8:1::/48 is :5 (3 away), bob's :9 (1 away); 10.1.4/24 is 2 from 10.1.2.
+    assert np.allclose(np.expm1(f[:, FEATURES.index("log1p_distance_24_in_known_16")]), [3, 1, 2])
 
 
 def test_an_unknown_entity_has_no_history_of_its_own():
@@ -116,13 +128,14 @@ def test_the_back_off_features_are_the_back_off_baselines_log_probabilities():
 def test_a_score_saved_before_the_back_off_features_still_loads_and_scores():
     history = _history()
     tensors = {k: v for k, v in history.to_tensors().items()
-               if not any(k.startswith(f"history.{t}.") for t in ("busy_ip", "busy_24", "busy_root"))
+               if not any(k.startswith(f"history.{t}.") for t in ("busy_ip", "busy_24", "busy_root", "entity_24_in_16"))
                and "_distinct_" not in k}
     old = EntityHistory.from_tensors(tensors)
     _, hi, lo = parse_ips(["10.1.2.3", "10.7.0.9"])
     ent = hash_entities(["alice", "bob"])
     f = old.features(ent, hi, lo, np.ones(2))
     assert np.isnan(f[:, FEATURES.index("log_p_backoff")]).all()
+    assert np.isnan(f[:, FEATURES.index("log1p_distance_24_in_known_16")]).all()
     first13 = FEATURES[: FEATURES.index("log_p_backoff")]
     rng = np.random.default_rng(4)
     score = HistoryScore.fit(rng.normal(size=(200, len(FEATURES))) + 1, rng.normal(size=(200, len(FEATURES))),

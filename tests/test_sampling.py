@@ -30,6 +30,39 @@ def test_nearby_negatives_move_the_16_by_1_to_16_networks_inside_the_same_8():
     assert 0.45 < (shift <= NEARBY_MAX_SHIFT).mean() < 0.55  # either way, fairly
 
 
+def test_nearby_24_negatives_move_the_24_inside_the_same_16_and_ipv6_the_64_inside_the_48():
+    from ipinsights.addresses import parse_ips
+    from ipinsights.sampling import NEARBY_MAX_SHIFT, nearby_ips
+
+    v4 = torch.randint(0, 1 << 32, (20_000,), generator=torch.Generator().manual_seed(1))
+    hi, lo = torch.zeros_like(v4), v4 | IPV4_MAPPED
+    new_hi, new_lo = nearby_ips(hi, lo, torch.Generator().manual_seed(2), level="24")
+    assert (new_hi == 0).all() and ((new_lo >> 32) == (IPV4_MAPPED >> 32)).all()
+    old, new = v4.numpy(), (new_lo & 0xFFFFFFFF).numpy()
+    assert ((old >> 16) == (new >> 16)).all()
+    shift = (((new >> 8) & 255).astype(np.int64) - ((old >> 8) & 255)) % 256
+    assert np.minimum(shift, 256 - shift).min() == 1 and np.minimum(shift, 256 - shift).max() == NEARBY_MAX_SHIFT
+    assert len(np.unique(new & 255)) > 200  # the last octet is drawn afresh
+
+    _, hi6, lo6 = parse_ips(["2001:db8:1234:5678::1"] * 1000)
+    new_hi, _ = nearby_ips(torch.from_numpy(hi6), torch.from_numpy(lo6), torch.Generator().manual_seed(3), level="24")
+    assert ((new_hi.numpy() >> 16) == (hi6 >> 16)).all()
+    group = new_hi.numpy() & 0xFFFF
+    assert (group != 0x5678).all() and (np.abs(group.astype(np.int64) - 0x5678) <= NEARBY_MAX_SHIFT).all()
+
+
+def test_populated_negatives_land_in_the_given_networks_with_the_rest_drawn():
+    from ipinsights.addresses import NETWORK_LEVELS, network, parse_ips
+    from ipinsights.sampling import populated_ips
+
+    _, hi, lo = parse_ips(["10.1.0.0", "192.168.0.0", "2001:db8:1::"])
+    new_hi, new_lo = populated_ips(torch.from_numpy(hi), torch.from_numpy(lo), 3000, torch.Generator().manual_seed(4))
+    net_hi, net_lo = network(new_hi, new_lo, NETWORK_LEVELS[2])
+    nets = set(zip(net_hi.tolist(), net_lo.tolist(), strict=True))
+    assert nets == set(zip(hi.tolist(), lo.tolist(), strict=True))  # every network drawn, no other
+    assert len(set(new_lo.tolist())) > 2900  # the host part is drawn
+
+
 def test_nearby_negatives_of_ipv6_move_the_48_inside_the_same_32_and_are_seeded():
     from ipinsights.addresses import parse_ips
     from ipinsights.sampling import nearby_ips

@@ -9,6 +9,7 @@ from conftest import SMALL_HP
 
 from ipinsights import IPInsights
 from ipinsights.metrics import METRIC_REGEXES
+from ipinsights.train import VALIDATION_METRICS
 
 
 def test_training_prints_every_reference_metric_line_and_learns(small_data):
@@ -139,21 +140,18 @@ def test_every_epoch_prints_the_hard_attacker_validation_metrics_beside_the_refe
     log = io.StringIO()
     IPInsights(**SMALL_HP).fit(small_data["train"], validation=small_data["validation"], log=log)
     text = log.getvalue()
-    for name in ("validation:other_users_auc", "validation:nearby_auc", "validation:detection_auc"):
+    for name in VALIDATION_METRICS:
         values = [float(x) for x in re.findall(METRIC_REGEXES[name], text)]
         assert len(values) == SMALL_HP["epochs"], name
-        assert all(0.5 < v <= 1.0 for v in values), (name, values)
+        assert all(0.0 <= v <= 1.0 for v in values), (name, values)
     last = {
         n: float(re.findall(METRIC_REGEXES[n], text)[-1])
         for n in METRIC_REGEXES
         if n.startswith("validation:")
     }
-    mean = (
-        last["validation:discriminator_auc"]
-        + last["validation:other_users_auc"]
-        + last["validation:nearby_auc"]
-    ) / 3
-    assert abs(last["validation:detection_auc"] - mean) < 2e-6
+    kinds = [n for n in VALIDATION_METRICS if n != "validation:detection_auc"]
+    assert len(kinds) == 5
+    assert abs(last["validation:detection_auc"] - sum(last[n] for n in kinds) / len(kinds)) < 2e-6
     assert "negatives per observed pair: 2 random, 1 shuffled, 0 nearby (blocks kernel)" in text
 
 
@@ -165,14 +163,28 @@ def test_validation_negatives_are_fixed_and_never_the_entitys_own_networks(small
     model = IPInsights(**SMALL_HP)
     train, val = (model._tensors(read_pairs(small_data[k])) for k in ("train", "validation"))
     a, b = ValidationSet.build(val, train), ValidationSet.build(val, train)
-    for kind in ("random", "other_users", "nearby"):
+    for kind in ("random", "other_users", "nearby", "nearby_24", "populated"):
         assert torch.equal(getattr(a, kind).ip_lo, getattr(b, kind).ip_lo)
+        assert torch.equal(getattr(a, kind).ip_hi, getattr(b, kind).ip_hi)
     own = set(_pair_keys(train.entity_rows, train.ip_hi, train.ip_lo).tolist())
     other = _pair_keys(a.other_users.entity_rows, a.other_users.ip_hi, a.other_users.ip_lo).tolist()
     assert not own.intersection(other)
     own16 = set(_pair_keys(train.entity_rows, *network(train.ip_hi, train.ip_lo, NETWORK_LEVELS[2])).tolist())
     near16 = _pair_keys(a.nearby.entity_rows, *network(a.nearby.ip_hi, a.nearby.ip_lo, NETWORK_LEVELS[2])).tolist()
     assert not own16.intersection(near16)
+    # One step finer: another /24 of the pair's own /16, never one of the entity's /24s.
+    own24 = set(_pair_keys(train.entity_rows, *network(train.ip_hi, train.ip_lo, NETWORK_LEVELS[1])).tolist())
+    near24 = a.nearby_24
+    assert not own24.intersection(_pair_keys(near24.entity_rows, *network(near24.ip_hi, near24.ip_lo, NETWORK_LEVELS[1])).tolist())
+    same16 = network(near24.ip_hi, near24.ip_lo, NETWORK_LEVELS[2])
+    pair16 = network(val.ip_hi, val.ip_lo, NETWORK_LEVELS[2])
+    assert torch.equal(same16[0], pair16[0]) and torch.equal(same16[1], pair16[1])
+    # Inhabited /16s: someone's training /16, never the entity's own.
+    pop = a.populated
+    pop16 = network(pop.ip_hi, pop.ip_lo, NETWORK_LEVELS[2])
+    assert not own16.intersection(_pair_keys(pop.entity_rows, *pop16).tolist())
+    train16 = set(zip(*(w.tolist() for w in network(train.ip_hi, train.ip_lo, NETWORK_LEVELS[2])), strict=True))
+    assert set(zip(*(w.tolist() for w in pop16), strict=True)) <= train16
 
 
 def test_nearby_negatives_train_and_raise_the_nearby_validation_auc(small_data):

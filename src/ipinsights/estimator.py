@@ -217,11 +217,12 @@ class IPInsights:
         return self
 
     def _fit_history_score(self, val_pairs: Pairs, validation_set: ValidationSet) -> HistoryScore:
-        """Fit :class:`HistoryScore` on the validation days against the validation negatives."""
+        """Fit :class:`HistoryScore` on the validation days against every kind of validation
+        negative (one per pair and kind, so the kinds weigh equally)."""
         assert self.net is not None and self.history is not None
         self.net.eval()
         features = []
-        for pairs in (validation_set.pairs, validation_set.random, validation_set.other_users, validation_set.nearby):
+        for pairs in (validation_set.pairs, *validation_set.negatives().values()):
             dot = score_pairs(self.net, pairs).cpu().numpy()
             hi, lo = pairs.ip_hi.cpu().numpy(), pairs.ip_lo.cpu().numpy()
             features.append(self.history.features(val_pairs.entity_hash, hi, lo, dot))

@@ -8,19 +8,25 @@ combines them with the dot product into one ``score`` (a logistic model, wide-an
 on these terms and, by default, every product of two of them):
 
     score = dot · (w_16 [c16 > 0] + w_8 [c16 = 0 < c8] + w_far [c8 = 0]) + b_16 [c16 > 0] + b_8 [c16 = 0 < c8]
-            + Σ_level w_level · log(1 + c_level) + w_n · log(1 + n) + Σ_level v_level · log(1 + g_level) + b
+            + Σ_level w_level · log(1 + c_level) + w_n · log(1 + n) + Σ_level v_level · log(1 + g_level)
+            + u_8 log(1 + d_16) + u_16 log(1 + d_24) + u_p log p(ip | entity) + u_g log g(ip) + b
 
 where ``c_*`` count the entity's training logins in the address, its /24, /16 and /8 (IPv6: the
 address, /64, /48 and /32), ``n`` all its training logins and ``g_*`` everybody's logins in
 the /16 and /8 (IPv6: /48 and /32). Separate dot-product weights in a known /16, in a known /8
 but a new /16 (next door), and far from every known network let the score trust proximity
 where the history is rich and distrust it next door, where an attacker with an address in the
-victim's region sits, while a traveller far away is judged by the dot product.
+victim's region sits, while a traveller far away is judged by the dot product. ``d_16`` is how
+many /16s a new /16 of a known /8 lies from the nearest one the entity used, ``d_24`` the same
+for a new /24 of a known /16; ``p`` and ``g`` are the back-off baseline's probabilities of the
+address for this entity and for everybody (``BackoffBaseline``'s Witten-Bell chain, relative to
+the uniform prior).
 
 The weights are fitted after training on unlabeled data only: the validation days' logins
 (positives) against the same fixed-seed negatives as the validation metrics (random addresses,
-other entities' addresses, nearby networks: ``ipinsights.train.ValidationSet``), with the
-counts taken from the training days, so that a positive is scored as a future login would be.
+other entities' addresses, the next /16s, the next /24s, inhabited /16s:
+``ipinsights.train.ValidationSet``), with the counts taken from the training days, so that a
+positive is scored as a future login would be.
 ``dot_product`` stays the reference's score; ``score`` is ours (``docs/design.md``).
 """
 
@@ -51,10 +57,11 @@ FEATURES = (
     "log1p_distance_16_in_known_8",
     "log_p_backoff",
     "log_g_backoff",
+    "log1p_distance_24_in_known_16",
 )
-#: The features the default score reads: all but the back-off pair, which were measured as a
-#: candidate and not adopted (``docs/design.md``, "Back-off features").
-DEFAULT_FEATURES = FEATURES[: FEATURES.index("log_p_backoff")]
+#: The features the default score reads: all of them (``docs/design.md``, "The default score"). A
+#: score saved with fewer names reads just those.
+DEFAULT_FEATURES = FEATURES
 
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 #: The levels by name: the address, /24, /16, /8 (IPv6: the address, /64, /48, /32).
@@ -84,17 +91,25 @@ def network_keys(entity_hash: np.ndarray | None, hi: np.ndarray, lo: np.ndarray,
     return h
 
 
-def _sixteens(entity_hash: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(entity, /8) keys with their low 16 bits cleared, and each address's /16 index in its /8.
+#: Where the index of a network inside its parent sits, by the parent's level: (bit offset of the
+#: IPv4 octet in the low word, bit offset of the IPv6 16-bit group in the high word). Inside a /8,
+#: the /16 (IPv6: the /48 inside the /32); inside a /16, the /24 (IPv6: the /64 inside the /48).
+_INNER_FIELD = {"8": (16, 16), "16": (8, 0)}
 
-    IPv4 ``a.b.c.d``: the /8 ``a`` and the index ``b``; IPv6: the /32 and the third 16-bit group.
+
+def _inner(parent_keys: np.ndarray, hi: np.ndarray, lo: np.ndarray, parent: str) -> tuple[np.ndarray, np.ndarray]:
+    """(entity, parent network) keys (``network_keys`` at ``parent``) with their low 16 bits
+    cleared, and each address's index in that network.
+
+    ``parent="8"``: IPv4 ``a.b.c.d`` gives the /8 ``a`` and the index ``b`` (IPv6: the /32 and the
+    third 16-bit group); ``parent="16"``: the /16 ``a.b`` and the index ``c`` (IPv6: the /48 and
+    the fourth group).
     """
+    v4_bit, v6_bit = _INNER_FIELD[parent]
     u_hi, u_lo = hi.astype(np.uint64), lo.astype(np.uint64)
     is_v4 = is_ipv4(u_hi, u_lo)
-    index = np.where(is_v4, (u_lo >> np.uint64(16)) & np.uint64(0xFF), (u_hi >> np.uint64(16)) & np.uint64(0xFFFF))
-    with np.errstate(over="ignore"):
-        outer = network_keys(entity_hash, hi, lo, "8") & ~np.uint64(0xFFFF)
-    return outer, index
+    index = np.where(is_v4, (u_lo >> np.uint64(v4_bit)) & np.uint64(0xFF), (u_hi >> np.uint64(v6_bit)) & np.uint64(0xFFFF))
+    return parent_keys & ~np.uint64(0xFFFF), index
 
 
 def _nearest(sorted_keys: np.ndarray, outer: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -169,6 +184,21 @@ def _distinct_children(entity_hash: np.ndarray | None, hi: np.ndarray, lo: np.nd
     return _parent_keys(owner, hi[first], lo[first], parent)
 
 
+class _Keys:
+    """The scored pairs' network keys, each (entity or everybody, level) computed once: the counts,
+    the back-off chain and the distances read the same ones."""
+
+    def __init__(self, entity_hash: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> None:
+        self.entity_hash, self.hi, self.lo = entity_hash, hi, lo
+        self.cache: dict[tuple[str, bool], np.ndarray] = {}
+
+    def __call__(self, level: str, *, entity: bool = True) -> np.ndarray:
+        """Keys at ``level`` ("ip", "24", "16", "8" or "root"), the entity's or everybody's."""
+        if (level, entity) not in self.cache:
+            self.cache[level, entity] = _parent_keys(self.entity_hash if entity else None, self.hi, self.lo, level)
+        return self.cache[level, entity]
+
+
 class EntityHistory:
     """Counts of the training logins: per entity at the address, /24 and /16; over all at /16 and /8.
 
@@ -176,9 +206,16 @@ class EntityHistory:
         >>> from ipinsights.addresses import parse_ips
         >>> from ipinsights.entities import hash_entities
         >>> _, hi, lo = parse_ips(["10.1.2.3", "10.1.9.9", "10.7.0.1"])
-        >>> history = EntityHistory.build(hash_entities(["a", "a", "b"]), hi, lo, backoff=True)
+        >>> history = EntityHistory.build(hash_entities(["a", "a", "b"]), hi, lo)
         >>> history.features(hash_entities(["a"]), hi[:1], lo[:1], np.zeros(1))[0, 3:].round(3).tolist()
-        [1.0, 0.0, 0.693, 0.693, 1.099, 1.099, 1.099, 1.099, 1.386, 0.0, 21.3, 19.607]
+        [1.0, 0.0, 0.693, 0.693, 1.099, 1.099, 1.099, 1.099, 1.386, 0.0, 21.3, 19.607, 0.0]
+
+        A new /24 in a known /16 is so many /24s from the nearest one the entity used (10.1.2 to
+        10.1.5: 3, the last feature is log(1 + 3)):
+
+        >>> _, hi, lo = parse_ips(["10.1.5.5"])
+        >>> round(float(history.features(hash_entities(["a"]), hi, lo, np.zeros(1))[0, -1]), 3)
+        1.386
     """
 
     def __init__(self, tables: dict[str, _Counts]) -> None:
@@ -186,16 +223,17 @@ class EntityHistory:
 
     @classmethod
     def build(
-        cls, entity_hash: np.ndarray, ip_hi: np.ndarray, ip_lo: np.ndarray, *, backoff: bool = False
+        cls, entity_hash: np.ndarray, ip_hi: np.ndarray, ip_lo: np.ndarray, *, backoff: bool = True
     ) -> EntityHistory:
-        """Count the training logins. ``backoff=True`` also keeps the back-off chain's tables, which
-        only ``log_p_backoff``/``log_g_backoff`` read (not the default score): without them those
-        two features are NaN, and the artifact and the scoring path do not carry them."""
+        """Count the training logins. ``backoff=False`` leaves out the back-off chain's tables,
+        which only ``log_p_backoff``/``log_g_backoff`` read: without them those two features are
+        NaN (a score that reads them cannot be used), and the artifact is smaller."""
         tables = {f"entity_{lv}": _Counts.of(network_keys(entity_hash, ip_hi, ip_lo, lv)) for lv in _ENTITY_LEVELS}
         tables |= {f"busy_{lv}": _Counts.of(network_keys(None, ip_hi, ip_lo, lv)) for lv in _BUSY_LEVELS}
         tables["entity"] = _Counts.of(_mix(np.asarray(entity_hash, dtype=np.uint64)))
-        outer, index = _sixteens(entity_hash, ip_hi, ip_lo)
-        tables["entity_16_in_8"] = _Counts.of(outer | index)
+        for child, parent in (("16", "8"), ("24", "16")):
+            outer, index = _inner(network_keys(entity_hash, ip_hi, ip_lo, parent), ip_hi, ip_lo, parent)
+            tables[f"entity_{child}_in_{parent}"] = _Counts.of(outer | index)
         if not backoff:
             return cls(tables)
         tables |= {f"busy_{lv}": _Counts.of(network_keys(None, ip_hi, ip_lo, lv)) for lv in ("ip", "24")}
@@ -205,51 +243,57 @@ class EntityHistory:
             tables[f"busy_distinct_{parent}"] = _Counts.of(_distinct_children(None, ip_hi, ip_lo, child, parent))
         return cls(tables)
 
-    def _backoff(
-        self, entity_hash: np.ndarray, ip_hi: np.ndarray, ip_lo: np.ndarray, entity_counts: dict[str, np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _backoff(self, key: _Keys, is_v4: np.ndarray, mine: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """``log p(ip | entity)`` and ``log g(ip)`` of ``BackoffBaseline`` (/8 top), from the tables,
         each minus the log of the address's uniform prior (the product of the floors), so that an
         IPv6 address (2**-128 uniform) and an IPv4 address (2**-33) are on one scale: 0 means "as
-        likely as a uniform draw".
+        likely as a uniform draw". ``mine``: the entity's counts at ip, 24, 16, 8 and root.
 
         Each level multiplies in an interpolated Witten-Bell estimate: the entity's count in the
         child network, backed off towards everybody's ``g`` in proportion to the distinct children
         the entity used in the parent; ``g`` itself backs off towards the uniform prior.
         """
         if any(name not in self.tables for name in _BACKOFF_TABLES):
-            nan = np.full(len(ip_hi), np.nan)
+            nan = np.full(len(is_v4), np.nan)
             return nan, nan
-        is_v4 = is_ipv4(ip_hi, ip_lo)
-        mine = entity_counts  # ip, 24, 16, 8 and root (all the entity's logins)
-        everybody = {lv: self.tables[f"busy_{lv}"](_parent_keys(None, ip_hi, ip_lo, lv)) for lv in (*_ENTITY_LEVELS, "root")}
-        log_p, log_g = np.zeros(len(ip_hi)), np.zeros(len(ip_hi))
+        everybody = {lv: self.tables[f"busy_{lv}"](key(lv, entity=False)) for lv in (*_ENTITY_LEVELS, "root")}
+        log_p, log_g = np.zeros(len(is_v4)), np.zeros(len(is_v4))
         for child, parent in _CHAIN:
             floor = np.exp(np.where(is_v4, *_LOG_FLOOR[child]))
-            spread = self.tables[f"busy_distinct_{parent}"](_parent_keys(None, ip_hi, ip_lo, parent))
+            spread = self.tables[f"busy_distinct_{parent}"](key(parent, entity=False))
             seen = everybody[parent] > 0
             g = np.where(seen, (everybody[child] + spread * floor) / np.where(seen, everybody[parent] + spread, 1.0), floor)
-            novelty = self.tables[f"entity_distinct_{parent}"](_parent_keys(entity_hash, ip_hi, ip_lo, parent))
+            novelty = self.tables[f"entity_distinct_{parent}"](key(parent))
             known = mine[parent] > 0
             p = np.where(known, (mine[child] + novelty * g) / np.where(known, mine[parent] + novelty, 1.0), g)
             log_p += np.log(p) - np.log(floor)
             log_g += np.log(g) - np.log(floor)
         return log_p, log_g
 
+    def _distance(self, table: str, key: _Keys, hi: np.ndarray, lo: np.ndarray, parent: str, where: np.ndarray) -> np.ndarray:
+        """``log(1 + d)`` where ``where`` holds, ``d`` the distance from the address's network to
+        the nearest one the entity used inside the same parent (``table``); 0 elsewhere, NaN for
+        every pair when an older artifact lacks the table."""
+        if table not in self.tables:
+            return np.full(len(hi), np.nan)
+        distance = _nearest(self.tables[table].keys, *_inner(key(parent), hi, lo, parent))
+        return np.where(where, np.log1p(np.where(np.isfinite(distance), distance, 0.0)), 0.0)
+
     def features(
         self, entity_hash: np.ndarray, ip_hi: np.ndarray, ip_lo: np.ndarray, dot_product: np.ndarray
     ) -> np.ndarray:
         """(n, len(FEATURES)) float64 features of :class:`HistoryScore` for scored pairs."""
-        counts = {lv: self.tables[f"entity_{lv}"](network_keys(entity_hash, ip_hi, ip_lo, lv)) for lv in _ENTITY_LEVELS}
-        busy = {lv: self.tables[f"busy_{lv}"](network_keys(None, ip_hi, ip_lo, lv)) for lv in _BUSY_LEVELS}
-        logins = self.tables["entity"](_mix(np.asarray(entity_hash, dtype=np.uint64)))
+        key = _Keys(entity_hash, ip_hi, ip_lo)
+        counts = {lv: self.tables[f"entity_{lv}"](key(lv)) for lv in _ENTITY_LEVELS}
+        counts["root"] = self.tables["entity"](key("root"))  # all the entity's logins
+        busy = {lv: self.tables[f"busy_{lv}"](key(lv, entity=False)) for lv in _BUSY_LEVELS}
         known16 = (counts["16"] > 0).astype(np.float64)
         known8_only = ((counts["8"] > 0) & (counts["16"] == 0)).astype(np.float64)
         outside8 = 1.0 - known16 - known8_only
         dot = np.asarray(dot_product, dtype=np.float64)
-        distance = _nearest(self.tables["entity_16_in_8"].keys, *_sixteens(entity_hash, ip_hi, ip_lo))
-        distance = np.where(known8_only > 0, np.log1p(np.where(np.isfinite(distance), distance, 0.0)), 0.0)
-        log_p, log_g = self._backoff(entity_hash, ip_hi, ip_lo, {**counts, "root": logins})
+        distance = self._distance("entity_16_in_8", key, ip_hi, ip_lo, "8", known8_only > 0)
+        distance_24 = self._distance("entity_24_in_16", key, ip_hi, ip_lo, "16", (known16 > 0) & (counts["24"] == 0))
+        log_p, log_g = self._backoff(key, is_ipv4(ip_hi, ip_lo), counts)
         return np.stack(
             [
                 dot * known16,
@@ -261,12 +305,13 @@ class EntityHistory:
                 np.log1p(counts["24"]),
                 np.log1p(counts["16"]),
                 np.log1p(counts["8"]),
-                np.log1p(logins),
+                np.log1p(counts["root"]),
                 np.log1p(busy["16"]),
                 np.log1p(busy["8"]),
                 distance,
                 log_p,
                 log_g,
+                distance_24,
             ],
             axis=1,
         )
@@ -290,9 +335,11 @@ class EntityHistory:
         if not any(k.startswith("history.") for k in tensors):
             return None
         tables = {}
-        # The back-off tables are optional (EntityHistory.build): all or none of them.
+        # Optional, absent from older artifacts: the back-off tables (all or none of them) and the
+        # /24s in each /16.
         present = [name for name in _BACKOFF_TABLES if f"history.{name}.keys" in tensors]
-        for name in names + (list(_BACKOFF_TABLES) if present else []):
+        optional = ["entity_24_in_16"] if "history.entity_24_in_16.keys" in tensors else []
+        for name in names + optional + (list(_BACKOFF_TABLES) if present else []):
             keys, counts = tensors.get(f"history.{name}.keys"), tensors.get(f"history.{name}.counts")
             if keys is None or counts is None or keys.ndim != 1 or keys.shape != counts.shape:
                 raise ValueError(f"history table {name} is missing or its keys and counts differ in shape")
@@ -325,10 +372,8 @@ class HistoryScore:
     default), every product of two of them (higher = more normal).
 
     Products let the weight of one feature depend on another (how much the dot product counts
-    next door, given the distance to the entity's nearest /16, ...). Measured on two generated
-    data sets (``docs/design.md``): the best mean validation AUC of the fusions tried (0.9941
-    and 0.9937 against 0.9922 and 0.9915 for the linear model), and on the second one better on
-    every attack set.
+    next door, given the distance to the entity's nearest /16, ...). Chosen on validation alone,
+    measured on three generated data sets (``docs/design.md``, "Candidates measured").
 
     Attributes:
         weights: One per term of :func:`expand`, in its order.

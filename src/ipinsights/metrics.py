@@ -32,6 +32,8 @@ METRIC_REGEXES = {
     # Ours, in the reference's format (ipinsights.train.ValidationSet says what each measures).
     "validation:other_users_auc": r"#quality_metric: host=\S+, epoch=\S+, validation other_users_auc <score>=(\S+)",
     "validation:nearby_auc": r"#quality_metric: host=\S+, epoch=\S+, validation nearby_auc <score>=(\S+)",
+    "validation:nearby_24_auc": r"#quality_metric: host=\S+, epoch=\S+, validation nearby_24_auc <score>=(\S+)",
+    "validation:populated_auc": r"#quality_metric: host=\S+, epoch=\S+, validation populated_auc <score>=(\S+)",
     "validation:detection_auc": r"#quality_metric: host=\S+, epoch=\S+, validation detection_auc <score>=(\S+)",
 }
 

@@ -25,7 +25,7 @@ import torch
 
 from ipinsights.addresses import IPV4_MAPPED, is_ipv4
 
-__all__ = ["NEARBY_MAX_SHIFT", "Kernel", "NegativeMix", "nearby_ips", "shuffled_indices"]
+__all__ = ["NEARBY_MAX_SHIFT", "Kernel", "NegativeMix", "nearby_ips", "populated_ips", "shuffled_indices"]
 
 
 def shuffled_indices(
@@ -52,36 +52,70 @@ NEARBY_MAX_SHIFT = 16
 _MASK32 = 0xFFFF_FFFF
 
 
-def nearby_ips(
-    hi: torch.Tensor, lo: torch.Tensor, generator: torch.Generator, *, max_shift: int = NEARBY_MAX_SHIFT
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """An address in a network next to each given one: its /16 moved by ±1..``max_shift``.
+#: The field a nearby negative moves, by the network it lands in: (bit offset of the IPv4 octet,
+#: bit offset of the IPv6 16-bit group in the high word). ``"16"``: the /16 inside its /8 (IPv6:
+#: the /48 inside its /32); ``"24"``: the /24 inside its /16 (IPv6: the /64 inside its /48).
+_MOVED_FIELD = {"16": (16, 16), "24": (8, 0)}
 
-    IPv4 ``a.b.c.d`` becomes ``a.b'.x.y`` with ``b' = (b ± k) mod 256`` (so the same /8), ``k``
-    uniform in ``1..max_shift``, the sign fair and ``x.y`` uniform. IPv6: the /48 (the third
-    16-bit group) moves the same way inside its /32 and the rest of the address is uniform.
+
+def nearby_ips(
+    hi: torch.Tensor,
+    lo: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    max_shift: int = NEARBY_MAX_SHIFT,
+    level: str = "16",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """An address in a network next to each given one: its /16 (or /24) moved by ±1..``max_shift``.
+
+    ``level="16"``: IPv4 ``a.b.c.d`` becomes ``a.b'.x.y`` with ``b' = (b ± k) mod 256`` (so the
+    same /8), ``k`` uniform in ``1..max_shift``, the sign fair and ``x.y`` uniform; IPv6: the /48
+    (the third 16-bit group) moves the same way inside its /32 and the rest of the address is
+    uniform. ``level="24"``: one step finer, ``a.b.c'.y`` inside the same /16 (IPv6: the /64,
+    the fourth group, inside its /48).
 
     Args:
         hi, lo: (n,) int64 words of the addresses (IPv4-mapped for IPv4).
         generator: Source of randomness (its device is used).
         max_shift: Largest move, in networks, 1..255.
+        level: ``"16"`` or ``"24"``, the network that moves.
 
     Returns:
-        ``(hi, lo)`` of ``n`` nearby addresses, never in the same /16 (/48) as the given one.
+        ``(hi, lo)`` of ``n`` nearby addresses, never in the same network as the given one.
     """
+    v4_bit, v6_bit = _MOVED_FIELD[level]
     n, device = len(hi), hi.device
     shift = torch.randint(1, max_shift + 1, (n,), generator=generator, device=device)
     shift = torch.where(torch.rand(n, generator=generator, device=device) < 0.5, shift, -shift)
     is_v4 = is_ipv4(hi, lo)
     v4 = lo & _MASK32
-    second = (((v4 >> 16) & 0xFF) + shift) % 256
-    low16 = torch.randint(0, 1 << 16, (n,), generator=generator, device=device)
-    new_v4 = IPV4_MAPPED | (v4 & 0xFF00_0000) | (second << 16) | low16
-    group = (((hi >> 16) & 0xFFFF) + shift) % (1 << 16)
-    tail = torch.randint(0, 1 << 16, (n,), generator=generator, device=device)
-    new_hi = (hi & ~0xFFFF_FFFF) | (group << 16) | tail
+    field = (((v4 >> v4_bit) & 0xFF) + shift) % 256
+    rest = torch.randint(0, 1 << v4_bit, (n,), generator=generator, device=device)
+    new_v4 = IPV4_MAPPED | (v4 & (_MASK32 & ~((1 << (v4_bit + 8)) - 1))) | (field << v4_bit) | rest
+    group = (((hi >> v6_bit) & 0xFFFF) + shift) % (1 << 16)
+    new_hi = (hi & ~((1 << (v6_bit + 16)) - 1)) | (group << v6_bit)
+    if v6_bit:
+        new_hi |= torch.randint(0, 1 << v6_bit, (n,), generator=generator, device=device)
     new_lo = torch.randint(-(1 << 63), (1 << 63) - 1, (n,), generator=generator, device=device)
     return torch.where(is_v4, hi, new_hi), torch.where(is_v4, new_v4, new_lo)
+
+
+def populated_ips(
+    networks_hi: torch.Tensor, networks_lo: torch.Tensor, n: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Addresses in networks someone uses: a /16 (IPv6: /48) drawn uniformly from the given ones
+    (their network addresses, distinct), the rest of the address uniform.
+
+    Routed, inhabited space without a range table: between a uniformly random address (mostly
+    unrouted) and another user's exact address.
+    """
+    device = networks_hi.device
+    pick = torch.randint(len(networks_hi), (n,), generator=generator, device=device)
+    hi, lo = networks_hi[pick], networks_lo[pick]
+    is_v4 = is_ipv4(hi, lo)
+    host16 = torch.randint(0, 1 << 16, (n,), generator=generator, device=device)
+    tail = torch.randint(-(1 << 63), (1 << 63) - 1, (n,), generator=generator, device=device)
+    return torch.where(is_v4, hi, hi | host16), torch.where(is_v4, lo | host16, tail)
 
 
 class Kernel(StrEnum):

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import torch
 
-from ipinsights.addresses import NETWORK_LEVELS, is_ipv4, network, random_ips
+from ipinsights.addresses import NETWORK_LEVELS, PrefixLevel, is_ipv4, network, random_ips
 from ipinsights.config import HyperParameters
 from ipinsights.errors import TrainingDivergedError
 from ipinsights.kernels import choose_mix, draw_candidates, split_batch, step_gradients
@@ -37,7 +37,7 @@ from ipinsights.metrics import (
 )
 from ipinsights.model import IPInsightsNet
 from ipinsights.optim import LazyAdam
-from ipinsights.sampling import nearby_ips
+from ipinsights.sampling import nearby_ips, populated_ips
 
 if TYPE_CHECKING:  # pragma: no cover
     from ipinsights.distributed import DataParallel
@@ -56,8 +56,13 @@ __all__ = [
 #: Seed of the validation negatives: fixed, so that every run and every tuning trial on the
 #: same validation data is measured against the same random addresses.
 VALIDATION_SEED = 20181116
-#: Nearby negatives are redrawn until they fall outside every /16 (IPv6: /48) the entity used.
-_SIXTEEN = NETWORK_LEVELS[2]
+#: Validation negatives are redrawn (at most this many times) until they fall outside every
+#: network of their kind (/16 or /24; IPv6 /48 or /64) the entity used in training.
+_REDRAWS = 20
+_TWENTY_FOUR, _SIXTEEN = NETWORK_LEVELS[1], NETWORK_LEVELS[2]
+
+#: Draws validation negatives for the validation rows at the given indices (None: all of them).
+_Draw = Callable[["torch.Tensor | None"], "tuple[torch.Tensor, torch.Tensor]"]
 
 #: Called after each epoch with (completed epochs, metrics); returning True stops training.
 EpochCallback = Callable[[int, dict[str, float]], "bool | None"]
@@ -108,6 +113,8 @@ VALIDATION_METRICS = (
     "validation:discriminator_auc",
     "validation:other_users_auc",
     "validation:nearby_auc",
+    "validation:nearby_24_auc",
+    "validation:populated_auc",
     "validation:detection_auc",
 )
 
@@ -123,17 +130,24 @@ class ValidationSet:
       logins (busy, real addresses), never one this entity used in training or validation;
     - ``nearby``: an address in another /16 of the same /8 (IPv6: another /48 of the same /32),
       1 to 16 networks away from the pair's own (:func:`~ipinsights.sampling.nearby_ips`),
-      never in a /16 (/48) this entity used in training.
+      never in a /16 (/48) this entity used in training;
+    - ``nearby_24``: the same one step finer: another /24 of the pair's own /16 (IPv6: another
+      /64 of its /48), 1 to 16 networks away, never a /24 (/64) this entity used in training;
+    - ``populated``: an address in a /16 (IPv6: /48) that some entity used in training, drawn
+      uniformly over those networks (:func:`~ipinsights.sampling.populated_ips`), never one this
+      entity used: inhabited, routed space without a range table.
 
     All drawn from :data:`VALIDATION_SEED`, so that every run and every tuning trial on the same
-    data is measured on the same pairs. ``validation:detection_auc`` is the mean of the three
-    AUCs: a configuration must separate all three kinds to score well on it.
+    data is measured on the same pairs. ``validation:detection_auc`` is the mean of the five
+    AUCs: a configuration must separate every kind to score well on it.
     """
 
     pairs: PairTensors
     random: PairTensors
     other_users: PairTensors
     nearby: PairTensors
+    nearby_24: PairTensors
+    populated: PairTensors
 
     @classmethod
     def build(cls, validation: PairTensors, train: PairTensors) -> ValidationSet:
@@ -147,36 +161,61 @@ class ValidationSet:
         # Other entities' addresses: training rows drawn uniformly (busy addresses more often).
         used = torch.cat([_pair_keys(t_rows, t_hi, t_lo), _pair_keys(v_rows, v_hi, v_lo)]).unique()
         pick = torch.randint(len(t_rows), (n,), generator=generator)
-        for _ in range(20):
+        for _ in range(_REDRAWS):
             clash = _member(_pair_keys(v_rows, t_hi[pick], t_lo[pick]), used)
             if not clash.any():
                 break
             pick[clash] = torch.randint(len(t_rows), (int(clash.sum()),), generator=generator)
         other_users = PairTensors(v_rows, t_hi[pick], t_lo[pick])
-        # Nearby networks the entity never used in training.
-        used16 = _pair_keys(t_rows, *network(t_hi, t_lo, _SIXTEEN)).unique()
-        hi, lo = nearby_ips(v_hi, v_lo, generator)
-        for _ in range(20):
-            clash = _member(_pair_keys(v_rows, *network(hi, lo, _SIXTEEN)), used16)
-            if not clash.any():
-                break
-            new_hi, new_lo = nearby_ips(v_hi[clash], v_lo[clash], generator)
-            hi[clash], lo[clash] = new_hi, new_lo
-        nearby = PairTensors(v_rows, hi, lo)
-        return cls(*(p.to(device) for p in (validation, random, other_users, nearby)))
+
+        def outside_own(level: PrefixLevel, draw: _Draw) -> PairTensors:
+            """Addresses from ``draw``, redrawn while the entity used their network in training."""
+            own = _pair_keys(t_rows, *network(t_hi, t_lo, level)).unique()
+            hi, lo = draw(None)
+            for _ in range(_REDRAWS):
+                clash = torch.nonzero(_member(_pair_keys(v_rows, *network(hi, lo, level)), own)).flatten()
+                if not len(clash):
+                    break
+                hi[clash], lo[clash] = draw(clash)
+            return PairTensors(v_rows, hi, lo)
+
+        def nearby(level: str) -> _Draw:
+            def draw(rows: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+                at = slice(None) if rows is None else rows
+                return nearby_ips(v_hi[at], v_lo[at], generator, level=level)
+
+            return draw
+
+        # Inhabited networks: the distinct /16s (/48s) of the training addresses.
+        nets = torch.unique(torch.stack(network(t_hi, t_lo, _SIXTEEN), dim=1), dim=0)
+
+        def populated(rows: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+            return populated_ips(nets[:, 0], nets[:, 1], n if rows is None else len(rows), generator)
+
+        # Networks next door the entity never used (the next /16s, the next /24s), inhabited ones.
+        near, near_24 = outside_own(_SIXTEEN, nearby("16")), outside_own(_TWENTY_FOUR, nearby("24"))
+        inhabited = outside_own(_SIXTEEN, populated)
+        kinds = (validation, random, other_users, near, near_24, inhabited)
+        return cls(*(p.to(device) for p in kinds))
+
+    def negatives(self) -> dict[str, PairTensors]:
+        """Each kind of negative by the name of its metric (``validation:<name>``), in print order."""
+        return {
+            "discriminator_auc": self.random,
+            "other_users_auc": self.other_users,
+            "nearby_auc": self.nearby,
+            "nearby_24_auc": self.nearby_24,
+            "populated_auc": self.populated,
+        }
 
     def metrics(self, net: IPInsightsNet) -> dict[str, float]:
-        """The four ``validation:*`` metrics of :data:`VALIDATION_METRICS` (exact ROC AUCs)."""
+        """The ``validation:*`` metrics of :data:`VALIDATION_METRICS` (exact ROC AUCs)."""
         pos = score_pairs(net, self.pairs).cpu().numpy()
         out = {
-            name: discriminator_auc(pos, score_pairs(net, negatives).cpu().numpy())
-            for name, negatives in (
-                ("validation:discriminator_auc", self.random),
-                ("validation:other_users_auc", self.other_users),
-                ("validation:nearby_auc", self.nearby),
-            )
+            f"validation:{name}": discriminator_auc(pos, score_pairs(net, negatives).cpu().numpy())
+            for name, negatives in self.negatives().items()
         }
-        out["validation:detection_auc"] = sum(out.values()) / 3
+        out["validation:detection_auc"] = sum(out.values()) / len(out)
         return out
 
 
