@@ -243,11 +243,14 @@ class EntityHistory:
             tables[f"busy_distinct_{parent}"] = _Counts.of(_distinct_children(None, ip_hi, ip_lo, child, parent))
         return cls(tables)
 
-    def _backoff(self, key: _Keys, is_v4: np.ndarray, mine: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def _backoff(
+        self, key: _Keys, is_v4: np.ndarray, mine: dict[str, np.ndarray], busy: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``log p(ip | entity)`` and ``log g(ip)`` of ``BackoffBaseline`` (/8 top), from the tables,
         each minus the log of the address's uniform prior (the product of the floors), so that an
         IPv6 address (2**-128 uniform) and an IPv4 address (2**-33) are on one scale: 0 means "as
-        likely as a uniform draw". ``mine``: the entity's counts at ip, 24, 16, 8 and root.
+        likely as a uniform draw". ``mine``: the entity's counts at ip, 24, 16, 8 and root; ``busy``:
+        everybody's counts already looked up (at /16 and /8).
 
         Each level multiplies in an interpolated Witten-Bell estimate: the entity's count in the
         child network, backed off towards everybody's ``g`` in proportion to the distinct children
@@ -256,7 +259,7 @@ class EntityHistory:
         if any(name not in self.tables for name in _BACKOFF_TABLES):
             nan = np.full(len(is_v4), np.nan)
             return nan, nan
-        everybody = {lv: self.tables[f"busy_{lv}"](key(lv, entity=False)) for lv in (*_ENTITY_LEVELS, "root")}
+        everybody = {lv: busy[lv] if lv in busy else self.tables[f"busy_{lv}"](key(lv, entity=False)) for lv in (*_ENTITY_LEVELS, "root")}
         log_p, log_g = np.zeros(len(is_v4)), np.zeros(len(is_v4))
         for child, parent in _CHAIN:
             floor = np.exp(np.where(is_v4, *_LOG_FLOOR[child]))
@@ -293,7 +296,7 @@ class EntityHistory:
         dot = np.asarray(dot_product, dtype=np.float64)
         distance = self._distance("entity_16_in_8", key, ip_hi, ip_lo, "8", known8_only > 0)
         distance_24 = self._distance("entity_24_in_16", key, ip_hi, ip_lo, "16", (known16 > 0) & (counts["24"] == 0))
-        log_p, log_g = self._backoff(key, is_ipv4(ip_hi, ip_lo), counts)
+        log_p, log_g = self._backoff(key, is_ipv4(ip_hi, ip_lo), counts, busy)
         return np.stack(
             [
                 dot * known16,
