@@ -12,6 +12,7 @@ this one.
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import numpy as np
@@ -44,14 +45,14 @@ def modified(table: RangeTable, seed: int = 7, shift_16s: int = 37) -> RangeTabl
     return RangeTable(begin=b[keep], end=e[keep], asn=a[keep] % 2**32, source="modified built-in table")
 
 
-def main() -> int:
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", help="where to write the modified table (.npz), e.g. /tmp/mod_ranges.npz")
+    args = parser.parse_args(argv)
     table = RangeTable.builtin()
     mod = modified(table)
-    mod.save(sys.argv[1])
-    print(f"built-in table: {len(table)} ranges; modified: {len(mod)} ranges; written to {sys.argv[1]}")
+    mod.save(args.out)
+    print(f"built-in table: {len(table)} ranges; modified: {len(mod)} ranges; written to {args.out}")
     return 0
 
 
