@@ -124,3 +124,27 @@ SMALL_HP = {
     "shuffled_negative_sampling_rate": 1,
     "batch_metrics_publish_interval": 5,
 }
+
+
+# -- the lab's range table, for the simulator, attack and range-table tests ---------------------
+
+
+def ipv4_int(text: str) -> int:
+    """``"1.2.3.4"`` as the integer the range table holds."""
+    import ipaddress
+
+    return int(ipaddress.IPv4Address(text))
+
+
+def circular_gap(a: np.ndarray, b: np.ndarray, size: int) -> np.ndarray:
+    """Distance between row numbers on a table of ``size`` rows that wraps around."""
+    gap = np.abs(a - b) % size
+    return np.minimum(gap, size - gap)
+
+
+@pytest.fixture(scope="session")
+def table():
+    """The built-in range table (loaded once)."""
+    from ipinsights.lab.ranges import RangeTable
+
+    return RangeTable.builtin()

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import circular_gap, ipv4_int
 
 from ipinsights.errors import ConfigError, DataError
 from ipinsights.lab.attacks import (
@@ -21,20 +22,6 @@ from ipinsights.lab.attacks import (
 from ipinsights.lab.datasets import split_by_time
 from ipinsights.lab.ranges import RangeTable
 from ipinsights.lab.simulate import generate_logins
-
-
-def ipv4_int(text: str) -> int:
-    return int(ipaddress.IPv4Address(text))
-
-
-def circular_gap(a: np.ndarray, b: np.ndarray, size: int) -> np.ndarray:
-    gap = np.abs(a - b) % size
-    return np.minimum(gap, size - gap)
-
-
-@pytest.fixture(scope="module")
-def table() -> RangeTable:
-    return RangeTable.builtin()
 
 
 @pytest.fixture(scope="module")

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import gzip
-import ipaddress
 import re
 from importlib import resources
 from pathlib import Path
 
 import pytest
+from conftest import ipv4_int
 
 from ipinsights.errors import DataError
 from ipinsights.lab.ranges import ATTRIBUTION, RangeTable
-
-
-def ipv4_int(text: str) -> int:
-    return int(ipaddress.IPv4Address(text))
-
-
-@pytest.fixture(scope="module")
-def table() -> RangeTable:
-    return RangeTable.builtin()
 
 
 def test_the_builtin_table_is_sorted_disjoint_and_ships_its_attribution(table: RangeTable) -> None:

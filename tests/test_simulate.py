@@ -7,25 +7,12 @@ import ipaddress
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import circular_gap
 
 from ipinsights.addresses import parse_ipv4_bytes
 from ipinsights.errors import ConfigError, DataError
 from ipinsights.lab.ranges import RangeTable
 from ipinsights.lab.simulate import HOME_WORK_DISTANCE_UNIFORM_WINDOW, _simulate, generate_logins
-
-
-def ipv4_int(text: str) -> int:
-    return int(ipaddress.IPv4Address(text))
-
-
-def circular_gap(a: np.ndarray, b: np.ndarray, size: int) -> np.ndarray:
-    gap = np.abs(a - b) % size
-    return np.minimum(gap, size - gap)
-
-
-@pytest.fixture(scope="module")
-def table() -> RangeTable:
-    return RangeTable.builtin()
 
 
 def test_different_seeds_give_different_logins() -> None:
