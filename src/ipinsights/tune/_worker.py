@@ -318,7 +318,10 @@ class Worker:
         process = self._mp().Process(target=run_trial, args=(spec,), name=name, daemon=False)
         with _main_module_hidden():
             process.start()
-        storage.set_trial_user_attr(frozen._trial_id, TrialKey.PID, process.pid)
+        # A trainer faster than this line (the tests' stand-ins take milliseconds) may have finished
+        # the trial already; its process id is only needed to watch a running one.
+        with contextlib.suppress(UpdateFinishedTrialError):
+            storage.set_trial_user_attr(frozen._trial_id, TrialKey.PID, process.pid)
         self.children[frozen._trial_id] = _Child(process, frozen, name, time.time())
         tuned = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
         self.on_event(f"{name}: started ({tuned})")
