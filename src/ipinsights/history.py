@@ -177,11 +177,10 @@ def _parent_keys(entity_hash: np.ndarray | None, hi: np.ndarray, lo: np.ndarray,
     return _mix(np.asarray(entity_hash, dtype=np.uint64))
 
 
-def _distinct_children(entity_hash: np.ndarray | None, hi: np.ndarray, lo: np.ndarray, child: str, parent: str) -> np.ndarray:
+def _distinct_children(child_keys: np.ndarray, parent_keys: np.ndarray) -> np.ndarray:
     """The parent key of each distinct (entity,) child network: counted, how many children a parent has."""
-    _, first = np.unique(network_keys(entity_hash, hi, lo, child), return_index=True)
-    owner = None if entity_hash is None else np.asarray(entity_hash)[first]
-    return _parent_keys(owner, hi[first], lo[first], parent)
+    _, first = np.unique(child_keys, return_index=True)
+    return parent_keys[first]
 
 
 class _Keys:
@@ -228,19 +227,19 @@ class EntityHistory:
         """Count the training logins. ``backoff=False`` leaves out the back-off chain's tables,
         which only ``log_p_backoff``/``log_g_backoff`` read: without them those two features are
         NaN (a score that reads them cannot be used), and the artifact is smaller."""
-        tables = {f"entity_{lv}": _Counts.of(network_keys(entity_hash, ip_hi, ip_lo, lv)) for lv in _ENTITY_LEVELS}
-        tables |= {f"busy_{lv}": _Counts.of(network_keys(None, ip_hi, ip_lo, lv)) for lv in _BUSY_LEVELS}
-        tables["entity"] = _Counts.of(_mix(np.asarray(entity_hash, dtype=np.uint64)))
+        key = _Keys(entity_hash, ip_hi, ip_lo)  # each level's keys hashed once for every table
+        tables = {f"entity_{lv}": _Counts.of(key(lv)) for lv in _ENTITY_LEVELS}
+        tables |= {f"busy_{lv}": _Counts.of(key(lv, entity=False)) for lv in _BUSY_LEVELS}
+        tables["entity"] = _Counts.of(key("root"))
         for child, parent in (("16", "8"), ("24", "16")):
-            outer, index = _inner(network_keys(entity_hash, ip_hi, ip_lo, parent), ip_hi, ip_lo, parent)
+            outer, index = _inner(key(parent), ip_hi, ip_lo, parent)
             tables[f"entity_{child}_in_{parent}"] = _Counts.of(outer | index)
         if not backoff:
             return cls(tables)
-        tables |= {f"busy_{lv}": _Counts.of(network_keys(None, ip_hi, ip_lo, lv)) for lv in ("ip", "24")}
-        tables["busy_root"] = _Counts.of(np.zeros(len(ip_hi), dtype=np.uint64))
+        tables |= {f"busy_{lv}": _Counts.of(key(lv, entity=False)) for lv in ("ip", "24", "root")}
         for child, parent in _CHAIN:
-            tables[f"entity_distinct_{parent}"] = _Counts.of(_distinct_children(entity_hash, ip_hi, ip_lo, child, parent))
-            tables[f"busy_distinct_{parent}"] = _Counts.of(_distinct_children(None, ip_hi, ip_lo, child, parent))
+            tables[f"entity_distinct_{parent}"] = _Counts.of(_distinct_children(key(child), key(parent)))
+            tables[f"busy_distinct_{parent}"] = _Counts.of(_distinct_children(key(child, entity=False), key(parent, entity=False)))
         return cls(tables)
 
     def _backoff(
