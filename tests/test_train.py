@@ -150,7 +150,7 @@ def test_every_epoch_prints_the_hard_attacker_validation_metrics_beside_the_refe
         if n.startswith("validation:")
     }
     kinds = [n for n in VALIDATION_METRICS if n != "validation:detection_auc"]
-    assert len(kinds) == 5
+    assert len(kinds) == 6
     assert abs(last["validation:detection_auc"] - sum(last[n] for n in kinds) / len(kinds)) < 2e-6
     assert "negatives per observed pair: 2 random, 1 shuffled, 0 nearby (blocks kernel)" in text
 
@@ -163,7 +163,7 @@ def test_validation_negatives_are_fixed_and_never_the_entitys_own_networks(small
     model = IPInsights(**SMALL_HP)
     train, val = (model._tensors(read_pairs(small_data[k])) for k in ("train", "validation"))
     a, b = ValidationSet.build(val, train), ValidationSet.build(val, train)
-    for kind in ("random", "other_users", "nearby", "nearby_24", "populated"):
+    for kind in ("random", "other_users", "nearby", "nearby_24", "populated", "roaming"):
         assert torch.equal(getattr(a, kind).ip_lo, getattr(b, kind).ip_lo)
         assert torch.equal(getattr(a, kind).ip_hi, getattr(b, kind).ip_hi)
     own = set(_pair_keys(train.entity_rows, train.ip_hi, train.ip_lo).tolist())
@@ -185,6 +185,16 @@ def test_validation_negatives_are_fixed_and_never_the_entitys_own_networks(small
     assert not own16.intersection(_pair_keys(pop.entity_rows, *pop16).tolist())
     train16 = set(zip(*(w.tolist() for w in network(train.ip_hi, train.ip_lo, NETWORK_LEVELS[2])), strict=True))
     assert set(zip(*(w.tolist() for w in pop16), strict=True)) <= train16
+    # Roaming: another entity's validation login from a /16 that entity never used in training.
+    roam = a.roaming
+    roam16 = network(roam.ip_hi, roam.ip_lo, NETWORK_LEVELS[2])
+    assert not own16.intersection(_pair_keys(roam.entity_rows, *roam16).tolist())
+    used = set(_pair_keys(train.entity_rows, train.ip_hi, train.ip_lo).tolist()) | set(_pair_keys(val.entity_rows, val.ip_hi, val.ip_lo).tolist())
+    assert not used.intersection(_pair_keys(roam.entity_rows, roam.ip_hi, roam.ip_lo).tolist())
+    away = ~torch.tensor([k in own16 for k in _pair_keys(val.entity_rows, *network(val.ip_hi, val.ip_lo, NETWORK_LEVELS[2])).tolist()])
+    roaming_logins = set(zip(val.ip_hi[away].tolist(), val.ip_lo[away].tolist(), strict=True))
+    drawn = set(zip(roam.ip_hi.tolist(), roam.ip_lo.tolist(), strict=True))
+    assert drawn <= roaming_logins and len(drawn) > 1
 
 
 def test_nearby_negatives_train_and_raise_the_nearby_validation_auc(small_data):

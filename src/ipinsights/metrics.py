@@ -34,6 +34,7 @@ METRIC_REGEXES = {
     "validation:nearby_auc": r"#quality_metric: host=\S+, epoch=\S+, validation nearby_auc <score>=(\S+)",
     "validation:nearby_24_auc": r"#quality_metric: host=\S+, epoch=\S+, validation nearby_24_auc <score>=(\S+)",
     "validation:populated_auc": r"#quality_metric: host=\S+, epoch=\S+, validation populated_auc <score>=(\S+)",
+    "validation:roaming_auc": r"#quality_metric: host=\S+, epoch=\S+, validation roaming_auc <score>=(\S+)",
     "validation:detection_auc": r"#quality_metric: host=\S+, epoch=\S+, validation detection_auc <score>=(\S+)",
 }
 

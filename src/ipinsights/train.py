@@ -115,6 +115,7 @@ VALIDATION_METRICS = (
     "validation:nearby_auc",
     "validation:nearby_24_auc",
     "validation:populated_auc",
+    "validation:roaming_auc",
     "validation:detection_auc",
 )
 
@@ -135,10 +136,17 @@ class ValidationSet:
       /64 of its /48), 1 to 16 networks away, never a /24 (/64) this entity used in training;
     - ``populated``: an address in a /16 (IPv6: /48) that some entity used in training, drawn
       uniformly over those networks (:func:`~ipinsights.sampling.populated_ips`), never one this
-      entity used: inhabited, routed space without a range table.
+      entity used: inhabited, routed space without a range table;
+    - ``roaming``: the address of another entity's *roaming* validation login, one from a /16
+      (IPv6: /48) that entity never used in training (travel, a new provider), drawn uniformly
+      over those logins, never in a /16 (/48) this entity used in training: where people really
+      log in from when they are away, which is where an attacker with a random routed address
+      sits too. Without roaming logins in the validation channel, any other entity's validation
+      login stands in.
 
-    All drawn from :data:`VALIDATION_SEED`, so that every run and every tuning trial on the same
-    data is measured on the same pairs. ``validation:detection_auc`` is the mean of the five
+    All drawn from :data:`VALIDATION_SEED` (each kind after the ones before it, so that adding a
+    kind leaves the earlier ones as they were), so that every run and every tuning trial on the
+    same data is measured on the same pairs. ``validation:detection_auc`` is the mean of the six
     AUCs: a configuration must separate every kind to score well on it.
     """
 
@@ -148,6 +156,7 @@ class ValidationSet:
     nearby: PairTensors
     nearby_24: PairTensors
     populated: PairTensors
+    roaming: PairTensors
 
     @classmethod
     def build(cls, validation: PairTensors, train: PairTensors) -> ValidationSet:
@@ -195,7 +204,22 @@ class ValidationSet:
         # Networks next door the entity never used (the next /16s, the next /24s), inhabited ones.
         near, near_24 = outside_own(_SIXTEEN, nearby("16")), outside_own(_TWENTY_FOUR, nearby("24"))
         inhabited = outside_own(_SIXTEEN, populated)
-        kinds = (validation, random, other_users, near, near_24, inhabited)
+
+        # Other entities' roaming logins: validation addresses in a /16 their own entity never used,
+        # redrawn while this entity used that /16 in training or the address itself (as other_users).
+        own_16 = _pair_keys(t_rows, *network(t_hi, t_lo, _SIXTEEN)).unique()
+        pool = torch.nonzero(~_member(_pair_keys(v_rows, *network(v_hi, v_lo, _SIXTEEN)), own_16)).flatten()
+        if not len(pool):
+            pool = torch.arange(n)
+        pick = pool[torch.randint(len(pool), (n,), generator=generator)]
+        for _ in range(_REDRAWS):
+            mine = _member(_pair_keys(v_rows, *network(v_hi[pick], v_lo[pick], _SIXTEEN)), own_16)
+            clash = torch.nonzero(mine | _member(_pair_keys(v_rows, v_hi[pick], v_lo[pick]), used)).flatten()
+            if not len(clash):
+                break
+            pick[clash] = pool[torch.randint(len(pool), (len(clash),), generator=generator)]
+        roaming = PairTensors(v_rows, v_hi[pick], v_lo[pick])
+        kinds = (validation, random, other_users, near, near_24, inhabited, roaming)
         return cls(*(p.to(device) for p in kinds))
 
     def negatives(self) -> dict[str, PairTensors]:
@@ -206,6 +230,7 @@ class ValidationSet:
             "nearby_auc": self.nearby,
             "nearby_24_auc": self.nearby_24,
             "populated_auc": self.populated,
+            "roaming_auc": self.roaming,
         }
 
     def metrics(self, net: IPInsightsNet) -> dict[str, float]:

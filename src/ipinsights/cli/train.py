@@ -42,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def _add_options(p: argparse.ArgumentParser) -> None:
     """Every option of ``train``: the parser of the command, and the one its workers' command line is written from."""
     p.add_argument("--train", required=True, help="training channel: a CSV file, .gz file, directory of files, or - for stdin")
-    p.add_argument("--validation", default=None, help="validation channel: enables the validation metrics each epoch (validation:discriminator_auc, the reference's; other_users_auc, nearby_auc, nearby_24_auc, populated_auc and the mean of all five, detection_auc: docs/design.md) and the combined 'score' fitted on it")
+    p.add_argument("--validation", default=None, help="validation channel: enables the validation metrics each epoch (validation:discriminator_auc, the reference's; other_users_auc, nearby_auc, nearby_24_auc, populated_auc, roaming_auc and the mean of all six, detection_auc: docs/design.md) and the combined 'score' fitted on it")
     p.add_argument("--model-dir", required=True, help="where to write the model artifact")
     p.add_argument("--hyperparameters", default=None, metavar="FILE.json", help="SageMaker-style hyperparameters.json (string values allowed)")
     p.add_argument("--hp", action="append", default=[], metavar="NAME=VALUE", help="set one hyperparameter (repeatable; overrides the file)")

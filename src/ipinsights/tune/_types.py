@@ -120,8 +120,8 @@ class StoppedBy(enum.StrEnum):
 
 
 #: The metrics the trainer reports after every epoch, with their natural direction.
-#: ``validation:detection_auc`` (the mean of the random, other-users, nearby-network, nearby-/24
-#: and populated-network AUCs, ``ipinsights.train.ValidationSet``) is the default objective: the reference's
+#: ``validation:detection_auc`` (the mean of the random, other-users, nearby-network, nearby-/24,
+#: populated-network and roaming AUCs, ``ipinsights.train.ValidationSet``) is the default objective: the reference's
 #: ``validation:discriminator_auc`` alone is near 0.99 for nearly every configuration and blind
 #: to attackers next to the victim's networks (docs/tuning.md).
 DEFAULT_OBJECTIVE = "validation:detection_auc"
@@ -132,6 +132,7 @@ METRIC_DIRECTIONS = {
     "validation:nearby_auc": ObjectiveType.MAXIMIZE,
     "validation:nearby_24_auc": ObjectiveType.MAXIMIZE,
     "validation:populated_auc": ObjectiveType.MAXIMIZE,
+    "validation:roaming_auc": ObjectiveType.MAXIMIZE,
     "train:binary_classification_cross_entropy:epoch": ObjectiveType.MINIMIZE,
     "train:binary_classification_accuracy:epoch": ObjectiveType.MAXIMIZE,
     "train:throughput": ObjectiveType.MAXIMIZE,
