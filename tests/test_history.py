@@ -160,3 +160,33 @@ def test_the_score_clips_each_feature_to_what_it_saw_in_fitting():
     assert HistoryScore.from_dict(old).bounds is None
     with pytest.raises(ValueError, match="bounds"):
         HistoryScore.from_dict({**score.to_dict(), "bounds": [[1.0, 0.0]] * len(DEFAULT_FEATURES)})
+
+
+def test_kind_weights_share_the_negatives_weight_and_cover_every_validation_kind():
+    from ipinsights.history import KIND_WEIGHTS
+    from ipinsights.train import VALIDATION_METRICS
+
+    # Every kind of validation negative has a weight in the default fit (and nothing else does).
+    kinds = [name.split(":")[1] for name in VALIDATION_METRICS if name != "validation:detection_auc"]
+    assert list(KIND_WEIGHTS) == kinds
+    rng = np.random.default_rng(3)
+    pos = rng.normal(size=(400, len(FEATURES))) + 0.6
+    # Two kinds of negatives that differ from the positives along different features.
+    a, b = rng.normal(size=(400, len(FEATURES))), rng.normal(size=(400, len(FEATURES))) + 0.6
+    a[:, 0] += 0.6
+    b[:, 1] -= 1.5
+
+    def auc(score, neg):
+        from sklearn.metrics import roc_auc_score
+
+        return roc_auc_score(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[score(pos), score(neg)])
+
+    # Equal shares of kinds of equal size are the class-balanced fit of one array.
+    assert HistoryScore.fit(pos, [a, b], degree=1) == HistoryScore.fit(pos, np.concatenate([a, b]), degree=1)
+    # A kind with more of the weight is separated better than with less.
+    more_b = HistoryScore.fit(pos, [a, b], degree=1, kind_weights=[1, 9])
+    more_a = HistoryScore.fit(pos, [a, b], degree=1, kind_weights=[9, 1])
+    assert auc(more_b, b) > auc(more_a, b) and auc(more_a, a) > auc(more_b, a)
+    for bad in ([1], [1, -1], [0, 0], [1, float("nan")]):
+        with pytest.raises(ValueError, match="kind_weights"):
+            HistoryScore.fit(pos, [a, b], kind_weights=bad)

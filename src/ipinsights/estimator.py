@@ -22,7 +22,7 @@ from ipinsights.data import (
 )
 from ipinsights.entities import entity_rows, hash_entities
 from ipinsights.errors import ArtifactError, ConfigError, DataError, DeviceError, NotFittedError
-from ipinsights.history import EntityHistory, HistoryScore
+from ipinsights.history import KIND_WEIGHTS, EntityHistory, HistoryScore
 from ipinsights.model import DESIGNS, IPInsightsNet, check_training_memory
 from ipinsights.readers import as_pairs
 from ipinsights.scoring import Scorer, Scores
@@ -218,15 +218,16 @@ class IPInsights:
 
     def _fit_history_score(self, val_pairs: Pairs, validation_set: ValidationSet) -> HistoryScore:
         """Fit :class:`HistoryScore` on the validation days against every kind of validation
-        negative (one per pair and kind, so the kinds weigh equally)."""
+        negative (one per pair and kind), each kind weighed by :data:`~ipinsights.history.KIND_WEIGHTS`."""
         assert self.net is not None and self.history is not None
         self.net.eval()
         features = []
-        for pairs in (validation_set.pairs, *validation_set.negatives().values()):
+        kinds = validation_set.negatives()
+        for pairs in (validation_set.pairs, *kinds.values()):
             dot = score_pairs(self.net, pairs).cpu().numpy()
             hi, lo = pairs.ip_hi.cpu().numpy(), pairs.ip_lo.cpu().numpy()
             features.append(self.history.features(val_pairs.entity_hash, hi, lo, dot))
-        return HistoryScore.fit(features[0], np.concatenate(features[1:]))
+        return HistoryScore.fit(features[0], features[1:], kind_weights=[KIND_WEIGHTS[name] for name in kinds])
 
     def _tensors(self, pairs: Pairs) -> PairTensors:
         rows = entity_rows(pairs.entity_hash, self.hyperparameters.num_entity_vectors)

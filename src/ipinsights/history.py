@@ -32,13 +32,14 @@ positive is scored as a future login would be.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ipinsights.addresses import NETWORK_LEVELS, is_ipv4, network
 
-__all__ = ["DEFAULT_FEATURES", "FEATURES", "EntityHistory", "HistoryScore", "expand"]
+__all__ = ["DEFAULT_FEATURES", "FEATURES", "KIND_WEIGHTS", "EntityHistory", "HistoryScore", "expand"]
 
 #: The features of :class:`HistoryScore`, in the order of its weights.
 FEATURES = (
@@ -62,6 +63,20 @@ FEATURES = (
 #: The features the default score reads: all of them (``docs/design.md``, "The default score"). A
 #: score saved with fewer names reads just those.
 DEFAULT_FEATURES = FEATURES
+
+#: Each kind of validation negative's share of the negatives' weight when the default score is
+#: fitted (by the name of its metric, ``ipinsights.train.ValidationSet.negatives``): the kinds where
+#: a fit with equal shares trailed the best counting rule (random addresses, populated networks,
+#: roaming logins) weigh three times the others. One step of re-weighting towards the trailing
+#: kinds gave these shares, within 0.15, on three data sets (``docs/design.md``, "Roaming logins").
+KIND_WEIGHTS = {
+    "discriminator_auc": 1.5,
+    "other_users_auc": 0.5,
+    "nearby_auc": 0.5,
+    "nearby_24_auc": 0.5,
+    "populated_auc": 1.5,
+    "roaming_auc": 1.5,
+}
 
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 #: The levels by name: the address, /24, /16, /8 (IPv6: the address, /64, /48, /32).
@@ -420,30 +435,43 @@ class HistoryScore:
     def fit(
         cls,
         positives: np.ndarray,
-        negatives: np.ndarray,
+        negatives: np.ndarray | Sequence[np.ndarray],
         *,
         degree: int = 2,
         features: tuple[str, ...] = DEFAULT_FEATURES,
+        kind_weights: Sequence[float] | None = None,
     ) -> HistoryScore:
         """Fit the logistic model: feature rows of observed logins (1) against negatives (0).
 
-        Rows hold every column of :data:`FEATURES`; the model reads ``features``. The two classes
-        are weighed equally whatever their sizes; terms are standardised for the solver and the
-        weights mapped back, so that ``score`` works on raw features.
+        Rows hold every column of :data:`FEATURES`; the model reads ``features``. ``negatives`` is
+        one array, or one per kind of negative with ``kind_weights`` giving each kind's share of
+        the negatives' weight (equal shares by default). The two classes weigh equally whatever
+        their sizes; terms are standardised for the solver and the weights mapped back, so that
+        ``score`` works on raw features.
         """
         from sklearn.linear_model import LogisticRegression
 
+        kinds = [negatives] if isinstance(negatives, np.ndarray) else list(negatives)
+        shares = np.ones(len(kinds)) if kind_weights is None else np.asarray(kind_weights, dtype=np.float64)
+        if len(shares) != len(kinds) or not (np.isfinite(shares).all() and (shares >= 0).all() and shares.sum() > 0):
+            raise ValueError(f"kind_weights must be {len(kinds)} non-negative numbers, not all 0")
         columns = [FEATURES.index(name) for name in features]
-        raw = np.concatenate([positives, negatives])[:, columns]
+        raw = np.concatenate([positives, *kinds])[:, columns]
         bounds = tuple((float(low), float(high)) for low, high in zip(raw.min(axis=0), raw.max(axis=0), strict=True))
         x = expand(raw, degree)
-        y = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
+        y = np.concatenate([np.ones(len(positives)), np.zeros(len(raw) - len(positives))])
+        # Half the weight on each class, the negatives' half shared by kind; a mean weight of 1.
+        shares = shares / shares.sum()
+        sample = np.concatenate(
+            [np.full(len(positives), 0.5 / len(positives))]
+            + [np.full(len(k), 0.5 * share / max(len(k), 1)) for k, share in zip(kinds, shares, strict=True)]
+        ) * len(raw)
         mean, std = x.mean(axis=0), x.std(axis=0)
         std[std == 0] = 1.0
         # Newton steps with a Cholesky solve: 152 terms and a few hundred thousand rows converge in
         # about 7 iterations (6 s on the demo's data), where L-BFGS took ~460 (80 s) to the same AUCs.
-        model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000, solver="newton-cholesky")
-        model.fit((x - mean) / std, y)
+        model = LogisticRegression(C=1.0, max_iter=2000, solver="newton-cholesky")
+        model.fit((x - mean) / std, y, sample_weight=sample)
         weights = model.coef_[0] / std
         bias = float(model.intercept_[0] - (weights * mean).sum())
         return cls(tuple(float(w) for w in weights), bias, degree, tuple(features), bounds)
