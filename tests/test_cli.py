@@ -70,6 +70,17 @@ def test_predict_writes_one_json_line_per_row_in_input_order_with_row_errors(tra
     assert "1 of 3 rows could not be scored (first: row 2:" in result.stderr.decode()
 
 
+def test_predict_exits_1_when_no_row_could_be_scored_and_still_writes_the_error_records(trained, tmp_path):
+    _, model_dir = trained
+    rows = b'{"entity": "user_1", "ip": "46.65.1.1"}\n{"entity": "user_2", "ip": "1.2.3.4"}\n'
+    result = ipinsights("predict", "--model-dir", str(model_dir), "--input", "-", stdin=rows)
+    assert result.returncode == 1
+    records = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [r["row"] for r in records] == [1, 2] and all(r["dot_product"] is None for r in records)
+    assert "2 of 2 rows could not be scored" in result.stderr.decode()
+    assert "no row could be scored; is the input text/csv (--content-type)?" in result.stderr.decode()
+
+
 def test_predict_writes_the_documented_json_and_verbose_shapes(trained, tmp_path):
     _, model_dir = trained
     source = tmp_path / "in.jsonl"

@@ -30,7 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Score every input row with a trained model, in input order. A bad row gives an "
         "error record (with its row number and reason) and the other rows are still scored. CSV and "
         "JSON Lines input stream through in chunks (memory stays flat; .gz in and out); the output "
-        "file appears, whole, only when the run succeeds.",
+        "file appears, whole, only when the run succeeds. Exit status 1 when no row could be scored (the "
+        "error records are still written: a wrong --content-type or a header line looks like this).",
         formatter_class=HelpFormatter,
     )
     p.add_argument("--model-dir", required=True, help="a model directory written by ipinsights train")
@@ -123,6 +124,9 @@ def _run_predict(args: argparse.Namespace) -> int:
         print(f"ipinsights: {summary.num_bad} of {summary.num_rows} rows could not be scored (first: {summary.first_error})", file=sys.stderr)
     if flag_below is not None:
         print(f"ipinsights: {summary.num_flagged} of {summary.num_rows} rows flagged", file=sys.stderr)
+    if summary.num_rows and summary.num_bad == summary.num_rows:
+        print(f"ipinsights: predict: no row could be scored; is the input {args.content_type} (--content-type)?", file=sys.stderr)
+        return 1
     return 0
 
 
