@@ -44,3 +44,20 @@ def test_hardening_7_omp_num_threads_wins_over_auto_and_a_number_wins_over_the_l
 def test_hardening_7_a_bad_thread_count_names_the_option_and_the_value(value):
     with pytest.raises(ConfigError, match=f"--threads must be a positive number or auto, got --threads {value}$"):
         choose_threads(value)
+
+
+def test_usable_cores_is_the_affinity_mask_where_there_is_one(monkeypatch):
+    import os
+
+    from ipinsights.threads import choose_threads, usable_cores
+
+    if hasattr(os, "sched_getaffinity"):
+        assert usable_cores() == len(os.sched_getaffinity(0))
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert usable_cores() == 3
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert usable_cores() == 1
+    # auto on one usable core is one thread, whatever the load.
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert choose_threads("auto") == 1

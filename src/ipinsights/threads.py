@@ -13,7 +13,7 @@ import os
 
 from ipinsights.errors import ConfigError
 
-__all__ = ["THREADS_HELP", "choose_threads", "use_threads"]
+__all__ = ["THREADS_HELP", "choose_threads", "usable_cores", "use_threads"]
 
 #: The ``--threads`` help text of every command that takes it.
 THREADS_HELP = (
@@ -21,6 +21,12 @@ THREADS_HELP = (
     "most cores - 1), else 1 (OpenMP threads that share busy cores slow a step 3-10x; see "
     "docs/performance.md); OMP_NUM_THREADS, when set, wins over auto"
 )
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. under taskset or a container's
+    cpuset), else every core the machine has."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def choose_threads(spec: str | int = "auto") -> int | None:
@@ -48,7 +54,7 @@ def choose_threads(spec: str | int = "auto") -> int | None:
         return threads
     if "OMP_NUM_THREADS" in os.environ:
         return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cores()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float(cores)
     return cores if cores > 1 and load <= cores - 1 else 1
 

@@ -20,6 +20,7 @@ from ipinsights.serve._protocol import (
     DEFAULT_PORT,
     SAGEMAKER_MODEL_DIR,
 )
+from ipinsights.threads import usable_cores
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -108,7 +109,7 @@ def _workers(value: str) -> int:
     """``--workers N|auto``: ``auto`` is one worker per core this process may run on (a worker
     scores one batch at a time with one PyTorch thread, so a core each is what they can use)."""
     if value == "auto":
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return usable_cores()
     try:
         return int(value)
     except ValueError:

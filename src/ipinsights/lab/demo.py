@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ipinsights.errors import ConfigError
+from ipinsights.threads import usable_cores
 
 __all__ = ["DemoSettings", "run_demo"]
 
@@ -324,7 +325,7 @@ def run_demo(
     timings["total"] = time.perf_counter() - started
     report.meta["demo"]["timings"] = {k: round(v, 2) for k, v in timings.items()}
     report.write_json(folder / "report.json")
-    machine = f"{platform.system()} {platform.machine()}, {_usable_cpus()} CPU cores, device {model.device}"
+    machine = f"{platform.system()} {platform.machine()}, {usable_cores()} CPU cores, device {model.device}"
     _write_markdown(
         folder / "report.md",
         report,
@@ -338,9 +339,6 @@ def run_demo(
     return folder
 
 
-def _usable_cpus() -> int:
-    """CPU cores this process may run on (the affinity mask, e.g. under taskset), else all."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _count_lines(path: Path) -> int:

@@ -35,6 +35,7 @@ from ipinsights.lab.report import (
     operating_point,
 )
 from ipinsights.readers import as_pairs
+from ipinsights.threads import usable_cores
 
 __all__ = ["evaluate", "evaluate_logs"]
 
@@ -191,9 +192,7 @@ def evaluate(
         "machine": {
             "platform": platform.platform(),
             "cpu_count": os.cpu_count(),
-            "usable_cpus": len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity")
-            else os.cpu_count(),
+            "usable_cpus": usable_cores(),
         },
         "timings": {k: round(v, 3) for k, v in timings.items()},
     }

@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import multiprocessing
-import os
 import signal
 import sys
 import time
@@ -45,6 +44,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from ipinsights.errors import ConfigError, IPInsightsError
+from ipinsights.threads import usable_cores
 from ipinsights.tune._attributes import JobAttributes, JobKey, TrialAttributes, TrialKey
 from ipinsights.tune._completion import FinishedJob, check_completion
 from ipinsights.tune._job import TuningJob, _now_iso, finish_trial, training_job_name
@@ -127,8 +127,7 @@ class Worker:
         self.info = WorkerInfo.this_process()
         self.children: dict[int, _Child] = {}
         self.distributions = distributions(job.config.ranges)
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        self.threads = max(1, cores // self.max_parallel)
+        self.threads = max(1, usable_cores() // self.max_parallel)
         self._last_heartbeat = 0.0
         self._not_improving: int | None = None
         self._context: Any = None
