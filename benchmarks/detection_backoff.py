@@ -99,29 +99,25 @@ def _nearpop(train, val, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return val.entity_hash[choice >= 0], np.zeros(len(k), np.int64), lo
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="a folder written by ipinsights generate --attacks N")
-    parser.add_argument("--users", type=int, default=3000, help="users of the data (for the demo's table size)")
-    parser.add_argument("--model", default=None, help="reuse a model trained on --data (default: train one)")
-    args = parser.parse_args(argv)
-
+def _setup(args: argparse.Namespace, prefix: str, history_score: bool = True):
+    """The data, the model (``--model``, or one trained with the demo's settings), the entity
+    history with its back-off tables, and the four counting baselines every detection script
+    compares with: ``(train, val, model, history, baselines)``."""
     import torch
 
-    from ipinsights import IPInsights
-    from ipinsights.data import Pairs, ReadReport, read_pairs
-    from ipinsights.history import FEATURES, EntityHistory, expand
+    from ipinsights.data import read_pairs
+    from ipinsights.estimator import IPInsights
+    from ipinsights.history import EntityHistory
     from ipinsights.lab import BackoffBaseline, DemoSettings, PrefixCountBaseline
-    from ipinsights.train import ValidationSet
 
     torch.set_num_threads(1)
     train, val = read_pairs(f"{args.data}/train.csv"), read_pairs(f"{args.data}/validation.csv")
     if args.model:
         model = IPInsights.load(args.model)
     else:
-        model = IPInsights(**DemoSettings(num_users=args.users).hyperparameters())
+        model = IPInsights(**DemoSettings(num_users=args.users).hyperparameters(), history_score=history_score)
         model.fit(f"{args.data}/train.csv", validation=f"{args.data}/validation.csv", log=None, progress=False)
-        model.save(tempfile.mkdtemp(prefix="detection-backoff-"))
+        model.save(tempfile.mkdtemp(prefix=prefix))
     history = EntityHistory.build(train.entity_hash, train.ip_hi, train.ip_lo, backoff=True)
     baselines = {
         "backoff": BackoffBaseline().fit(train),
@@ -129,6 +125,21 @@ def main(argv: list[str] | None = None) -> int:
         "same_16_count": PrefixCountBaseline(16).fit(train),
         "same_24_count": PrefixCountBaseline(24).fit(train),
     }
+    return train, val, model, history, baselines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="a folder written by ipinsights generate --attacks N")
+    parser.add_argument("--users", type=int, default=3000, help="users of the data (for the demo's table size)")
+    parser.add_argument("--model", default=None, help="reuse a model trained on --data (default: train one)")
+    args = parser.parse_args(argv)
+
+    from ipinsights.data import Pairs, ReadReport, read_pairs
+    from ipinsights.history import FEATURES, expand
+    from ipinsights.train import ValidationSet
+
+    train, val, model, history, baselines = _setup(args, "detection-backoff-")
 
     def rows(entity_hash, hi, lo):
         dot = model.score_hashed(entity_hash, hi, lo).dot_product

@@ -28,10 +28,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
+from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from detection_backoff import _setup
 
 ATTACKS = ("random_range", "random_ipv4", "other_users", "nearby_ranges")
 FIVE = ("discriminator", "other_users", "nearby", "nearby_24", "populated")
@@ -69,29 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minimax", type=int, default=0, metavar="STEPS", help="also run this many re-weighting steps")
     args = parser.parse_args(argv)
 
-    import torch
-
     import ipinsights.history as H
     from ipinsights.data import Pairs, ReadReport, read_pairs
-    from ipinsights.estimator import IPInsights
-    from ipinsights.lab import BackoffBaseline, DemoSettings, PrefixCountBaseline
     from ipinsights.train import ValidationSet
 
-    torch.set_num_threads(1)
-    train, val = read_pairs(f"{args.data}/train.csv"), read_pairs(f"{args.data}/validation.csv")
-    if args.model:
-        model = IPInsights.load(args.model)
-    else:
-        model = IPInsights(**DemoSettings(num_users=args.users).hyperparameters(), history_score=False)
-        model.fit(f"{args.data}/train.csv", validation=f"{args.data}/validation.csv", log=None, progress=False)
-        model.save(tempfile.mkdtemp(prefix="detection-roaming-"))
-    history = H.EntityHistory.build(train.entity_hash, train.ip_hi, train.ip_lo, backoff=True)
-    baselines = {
-        "backoff": BackoffBaseline().fit(train),
-        "backoff_lr": BackoffBaseline(likelihood_ratio=True).fit(train),
-        "same_16_count": PrefixCountBaseline(16).fit(train),
-        "same_24_count": PrefixCountBaseline(24).fit(train),
-    }
+    train, val, model, history, baselines = _setup(args, "detection-roaming-", history_score=False)
 
     def novelty(entity: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
         """log of the entity's distinct /8s over its logins (how often it goes somewhere new)."""
