@@ -119,9 +119,17 @@ class DataParallel:
                 is_coalesced=True,
             )
 
-    def close(self) -> None:
-        """Leave the run (destroys the default process group)."""
+    def close(self, *, finished: bool = False) -> None:
+        """Leave the run (destroys the default process group).
+
+        ``finished``: every worker got through training, so wait at a barrier until they all
+        leave: rank 0 fits the combined score after the last epoch while the others are done, and
+        a worker that tore its process group down while rank 0 still held its end was seen to
+        abort on exit (gloo, under load). After an error no barrier: the others may never come.
+        """
         if dist.is_initialized():
+            if finished:
+                dist.barrier()
             dist.destroy_process_group()
 
     def sum(self, tensor: torch.Tensor) -> torch.Tensor:

@@ -87,6 +87,7 @@ def _run_train(args: argparse.Namespace) -> int:
     use_threads(threads)
     started = time.perf_counter()
     data_parallel = from_environment(args.device)  # a worker of torchrun, or None
+    finished = False
     try:
         train = _read_input(args, args.train)
         validation = _read_input(args, args.validation) if args.validation is not None else None
@@ -107,9 +108,10 @@ def _run_train(args: argparse.Namespace) -> int:
             for warning in hp.warnings_for(len(train), train.report.num_distinct_entities):
                 print(f"ipinsights train: warning: {warning}", file=sys.stderr)
         model.fit(train, validation=validation, max_bad_fraction=args.max_bad_fraction)
+        finished = True
     finally:
         if data_parallel is not None:
-            data_parallel.close()
+            data_parallel.close(finished=finished)
     if data_parallel is not None and not data_parallel.is_main:
         return 0  # rank 0 writes the model and reports
     out = model.save(args.model_dir)
