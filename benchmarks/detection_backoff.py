@@ -99,6 +99,13 @@ def _nearpop(train, val, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return val.entity_hash[choice >= 0], np.zeros(len(k), np.int64), lo
 
 
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every detection script takes: the data, its users, a model to reuse."""
+    parser.add_argument("--data", required=True, help="a folder written by ipinsights generate --attacks N")
+    parser.add_argument("--users", type=int, default=3000, help="users of the data (for the demo's table size)")
+    parser.add_argument("--model", default=None, help="reuse a model trained on --data (default: train one)")
+
+
 def _setup(args: argparse.Namespace, prefix: str, history_score: bool = True):
     """The data, the model (``--model``, or one trained with the demo's settings), the entity
     history with its back-off tables, and the four counting baselines every detection script
@@ -130,9 +137,7 @@ def _setup(args: argparse.Namespace, prefix: str, history_score: bool = True):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="a folder written by ipinsights generate --attacks N")
-    parser.add_argument("--users", type=int, default=3000, help="users of the data (for the demo's table size)")
-    parser.add_argument("--model", default=None, help="reuse a model trained on --data (default: train one)")
+    _arguments(parser)
     args = parser.parse_args(argv)
 
     from ipinsights.data import Pairs, ReadReport, read_pairs

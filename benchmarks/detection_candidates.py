@@ -32,10 +32,9 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from detection_backoff import _levels, _nearpop, _populated, _setup
+from detection_backoff import _arguments, _auc, _levels, _nearpop, _populated, _setup
 
 ATTACKS = ("random_range", "random_ipv4", "other_users", "nearby_ranges")
 KINDS = ("random", "other_users", "nearby", "populated", "nearpop", "near24")
@@ -56,15 +55,9 @@ CANDIDATES = (
 )
 
 
-def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    return float(roc_auc_score(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[pos, neg]))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="a folder written by ipinsights generate --attacks N")
-    parser.add_argument("--users", type=int, default=3000, help="users of the data (for the demo's table size)")
-    parser.add_argument("--model", default=None, help="reuse a model trained on --data (default: train one)")
+    _arguments(parser)
     parser.add_argument("--only", type=int, nargs="*", default=None, help="run these rows of CANDIDATES only (0-based)")
     args = parser.parse_args(argv)
 

@@ -31,10 +31,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from detection_backoff import _setup
+from detection_backoff import _arguments, _auc, _setup
 
 ATTACKS = ("random_range", "random_ipv4", "other_users", "nearby_ranges")
 FIVE = ("discriminator", "other_users", "nearby", "nearby_24", "populated")
@@ -59,15 +58,9 @@ def _tpr(pos: np.ndarray, neg: np.ndarray) -> float:
     return float((neg < np.quantile(pos, 0.01)).mean())
 
 
-def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    return float(roc_auc_score(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[pos, neg]))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="a folder written by ipinsights generate --attacks N")
-    parser.add_argument("--users", type=int, default=3000, help="users of the data (for the demo's table size)")
-    parser.add_argument("--model", default=None, help="reuse a model trained on --data (default: train one)")
+    _arguments(parser)
     parser.add_argument("--only", type=int, nargs="*", default=None, help="run these rows of CANDIDATES only (0-based)")
     parser.add_argument("--minimax", type=int, default=0, metavar="STEPS", help="also run this many re-weighting steps")
     args = parser.parse_args(argv)
