@@ -130,6 +130,11 @@ def _fill(where: Path) -> Path:
     return filler
 
 
+def _one_done_one_running(job) -> bool:
+    statuses = [j.status for j in job.training_jobs()]
+    return statuses.count("Completed") >= 1 and "InProgress" in statuses
+
+
 def test_hardening_3_a_full_disk_stops_the_job_without_spending_budget_and_it_resumes_to_exactly_its_budget(
     tmp_path,
 ):
@@ -145,7 +150,9 @@ def test_hardening_3_a_full_disk_stops_the_job_without_spending_budget_and_it_re
         proc = start_cli(*command)
         try:
             job = wait_for(lambda: TuningJob.open("diskjob", job_dir=job_dir), what="the job")
-            wait_for(lambda: sum(j.status == "Completed" for j in job.training_jobs()) >= 1, what="1 done")
+            # Fill the disk while a trial runs (one done, another in progress), so that one is
+            # interrupted: between trials nothing is, and no RetryableError would be recorded.
+            wait_for(lambda: _one_done_one_running(job), what="1 done and 1 running")
             filler = _fill(small)
             _out, err = proc.communicate(timeout=120)
         finally:
