@@ -177,12 +177,18 @@ class ValidationSet:
             pick[clash] = torch.randint(len(t_rows), (int(clash.sum()),), generator=generator)
         other_users = PairTensors(v_rows, t_hi[pick], t_lo[pick])
 
-        def outside_own(level: PrefixLevel, draw: _Draw) -> PairTensors:
-            """Addresses from ``draw``, redrawn while the entity used their network in training."""
-            own = _pair_keys(t_rows, *network(t_hi, t_lo, level)).unique()
+        owned = {level.name: _pair_keys(t_rows, *network(t_hi, t_lo, level)).unique() for level in (_TWENTY_FOUR, _SIXTEEN)}
+
+        def outside_own(level: PrefixLevel, draw: _Draw, *, not_used: torch.Tensor | None = None) -> PairTensors:
+            """Addresses from ``draw``, redrawn while the entity used their network in training
+            (or, with ``not_used``, the (entity, address) pair is one of those keys)."""
+            own = owned[level.name]
             hi, lo = draw(None)
             for _ in range(_REDRAWS):
-                clash = torch.nonzero(_member(_pair_keys(v_rows, *network(hi, lo, level)), own)).flatten()
+                clash = _member(_pair_keys(v_rows, *network(hi, lo, level)), own)
+                if not_used is not None:
+                    clash |= _member(_pair_keys(v_rows, hi, lo), not_used)
+                clash = torch.nonzero(clash).flatten()
                 if not len(clash):
                     break
                 hi[clash], lo[clash] = draw(clash)
@@ -207,18 +213,15 @@ class ValidationSet:
 
         # Other entities' roaming logins: validation addresses in a /16 their own entity never used,
         # redrawn while this entity used that /16 in training or the address itself (as other_users).
-        own_16 = _pair_keys(t_rows, *network(t_hi, t_lo, _SIXTEEN)).unique()
-        pool = torch.nonzero(~_member(_pair_keys(v_rows, *network(v_hi, v_lo, _SIXTEEN)), own_16)).flatten()
+        pool = torch.nonzero(~_member(_pair_keys(v_rows, *network(v_hi, v_lo, _SIXTEEN)), owned[_SIXTEEN.name])).flatten()
         if not len(pool):
             pool = torch.arange(n)
-        pick = pool[torch.randint(len(pool), (n,), generator=generator)]
-        for _ in range(_REDRAWS):
-            mine = _member(_pair_keys(v_rows, *network(v_hi[pick], v_lo[pick], _SIXTEEN)), own_16)
-            clash = torch.nonzero(mine | _member(_pair_keys(v_rows, v_hi[pick], v_lo[pick]), used)).flatten()
-            if not len(clash):
-                break
-            pick[clash] = pool[torch.randint(len(pool), (len(clash),), generator=generator)]
-        roaming = PairTensors(v_rows, v_hi[pick], v_lo[pick])
+
+        def roaming_logins(rows: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+            pick = pool[torch.randint(len(pool), (n if rows is None else len(rows),), generator=generator)]
+            return v_hi[pick], v_lo[pick]
+
+        roaming = outside_own(_SIXTEEN, roaming_logins, not_used=used)
         kinds = (validation, random, other_users, near, near_24, inhabited, roaming)
         return cls(*(p.to(device) for p in kinds))
 
